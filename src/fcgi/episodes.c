@@ -1,0 +1,281 @@
+/* episodes.c - create, read, PATCH, PUT and DELETE of episodes.
+ *
+ * Each change is one SQL statement: the row change and its event row in the
+ * outbox are data-modifying CTEs of the same statement, so they commit
+ * together or not at all, in one round trip. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "episodes.h"
+
+#define EPISODE_COLUMNS_INSERT \
+	"series, season_number, episode_number, title, description, status, " \
+	"air_date, duration_seconds, categories, metadata"
+
+static struct eccr_stmt ep_get = {
+	.sql = "SELECT eccr_episode_json(e), e.version FROM episodes e "
+	       "WHERE e.id = $1::uuid",
+	.nparams = 1, .flags = ECCR_STMT_READ,
+};
+
+static struct eccr_stmt ep_create = {
+	.sql =
+	"WITH ins AS ("
+	"  INSERT INTO episodes (" EPISODE_COLUMNS_INSERT ", created_by, updated_by)"
+	"  VALUES ($1, $2::int, $3::int, $4, $5, $6, $7::date, $8::int,"
+	"          ARRAY(SELECT jsonb_array_elements_text($9::jsonb)), $10::jsonb,"
+	"          $11, $11)"
+	"  RETURNING *),"
+	" ev AS ("
+	"  INSERT INTO events (type, actor_id, actor_name, resource_type,"
+	"                      resource_id, episode_id, data)"
+	"  SELECT 'episode_created', $11, NULLIF($12, ''), 'episode', ins.id::text,"
+	"         ins.id, jsonb_build_object('title', ins.title,"
+	"         'categories', ins.categories, 'status', ins.status)"
+	"  FROM ins RETURNING id)"
+	"SELECT eccr_episode_json(ROW(ins.*)::episodes), ins.id, ins.version "
+	"FROM ins, ev",
+	.nparams = 12,
+};
+
+/* PATCH and PUT: $3 is a bit mask of the fields to set.  Nothing is
+ * written, and no event emitted, when no field actually changes or the
+ * If-Match versions ($2) do not name the current one. */
+#define SET(bit, param, cast, col) \
+	"CASE WHEN ($3::int & " #bit ") <> 0 THEN " param cast " ELSE cur." col " END AS " col ","
+#define DIFF(col) "CASE WHEN nv." col " IS DISTINCT FROM cur." col " THEN '" col "' END"
+static struct eccr_stmt ep_update = {
+	.sql =
+	"WITH cur AS (SELECT * FROM episodes WHERE id = $1::uuid FOR UPDATE),"
+	" nv AS (SELECT "
+	SET(1, "$4", "::text", "series")
+	SET(2, "$5", "::int", "season_number")
+	SET(4, "$6", "::int", "episode_number")
+	SET(8, "$7", "::text", "title")
+	SET(16, "$8", "::text", "description")
+	SET(32, "$9", "::text", "status")
+	SET(64, "$10", "::date", "air_date")
+	SET(128, "$11", "::int", "duration_seconds")
+	"   CASE WHEN ($3::int & 256) <> 0"
+	"        THEN ARRAY(SELECT jsonb_array_elements_text($12::jsonb))"
+	"        ELSE cur.categories END AS categories,"
+	"   CASE WHEN ($3::int & 512) <> 0 THEN $13::jsonb ELSE cur.metadata END AS metadata"
+	"   FROM cur),"
+	" d AS (SELECT nv.*, array_remove(ARRAY[" DIFF("series") "," DIFF("season_number") ","
+	DIFF("episode_number") "," DIFF("title") "," DIFF("description") ","
+	DIFF("status") "," DIFF("air_date") "," DIFF("duration_seconds") ","
+	DIFF("categories") "," DIFF("metadata") "], NULL) AS changed FROM nv, cur),"
+	" ok AS (SELECT ($2::int[] IS NULL OR cur.version = ANY($2::int[])) AS matched FROM cur),"
+	" upd AS ("
+	"  UPDATE episodes e SET series = d.series, season_number = d.season_number,"
+	"   episode_number = d.episode_number, title = d.title,"
+	"   description = d.description, status = d.status, air_date = d.air_date,"
+	"   duration_seconds = d.duration_seconds, categories = d.categories,"
+	"   metadata = d.metadata, version = e.version + 1, updated_by = $14,"
+	"   updated_at = now()"
+	"  FROM d, ok WHERE e.id = $1::uuid AND ok.matched AND cardinality(d.changed) > 0"
+	"  RETURNING e.*),"
+	" ev AS ("
+	"  INSERT INTO events (type, actor_id, actor_name, resource_type,"
+	"                      resource_id, episode_id, data)"
+	"  SELECT 'episode_updated', $14, NULLIF($15, ''), 'episode', upd.id::text,"
+	"         upd.id, jsonb_build_object('title', upd.title,"
+	"         'changed_fields', to_jsonb(d.changed), 'version', upd.version)"
+	"  FROM upd, d RETURNING id)"
+	"SELECT ok.matched,"
+	"       coalesce((SELECT eccr_episode_json(ROW(upd.*)::episodes) FROM upd),"
+	"                eccr_episode_json(ROW(cur.*)::episodes)),"
+	"       coalesce((SELECT version FROM upd), cur.version),"
+	"       (SELECT count(*) FROM ev) "
+	"FROM cur, ok",
+	.nparams = 15,
+};
+#undef SET
+#undef DIFF
+
+static struct eccr_stmt ep_delete = {
+	.sql =
+	"WITH cur AS (SELECT id, version, title FROM episodes"
+	"             WHERE id = $1::uuid FOR UPDATE),"
+	" del AS (DELETE FROM episodes e USING cur WHERE e.id = cur.id"
+	"         AND ($2::int[] IS NULL OR cur.version = ANY($2::int[]))"
+	"         RETURNING e.id, e.title),"
+	" ev AS ("
+	"  INSERT INTO events (type, actor_id, actor_name, resource_type,"
+	"                      resource_id, episode_id, data)"
+	"  SELECT 'episode_deleted', $3, NULLIF($4, ''), 'episode', del.id::text,"
+	"         del.id, jsonb_build_object('title', del.title) FROM del RETURNING id)"
+	"SELECT (SELECT count(*) FROM del) FROM cur",
+	.nparams = 4,
+};
+
+int eccr_episodes_register(void)
+{
+	struct eccr_stmt *all[] = { &ep_get, &ep_create, &ep_update, &ep_delete };
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (eccr_db_register(all[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static void conflict_or_error(struct eccr_ctx *c, enum eccr_db_err e)
+{
+	if (e == ECCR_DB_UNIQUE)
+		eccr_problem(&c->req, 409, "conflict", "an episode with this series, "
+		    "season_number and episode_number already exists");
+	else
+		eccr_db_problem(c, e);
+}
+
+/* Answer with an episode body and its ETag. */
+static void send_episode(struct eccr_ctx *c, int status, const char *json,
+    const char *version)
+{
+	eccr_resp_header(&c->req, "ETag", "\"%s\"", version);
+	eccr_resp_json(&c->req, status, json, strlen(json));
+}
+
+void eccr_episodes_create(struct eccr_ctx *c)
+{
+	struct episode_input in;
+	struct eccr_valid v = { 0 };
+	const char *params[12];
+	PGresult *res;
+	enum eccr_db_err e;
+
+	if (!eccr_no_unknown_query(c) || !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
+	    !eccr_read_json_object(c))
+		return;
+	if (!episode_input_parse(&v, c->body, EPISODE_CREATE, &in)) {
+		eccr_problem_valid(&c->req, &v);
+		return;
+	}
+	memcpy(params, in.val, sizeof in.val);
+	params[10] = c->req.who.sub;
+	params[11] = c->req.who.name;
+	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+	    (e = eccr_db_exec(c->db, &ep_create, params, &res)) != ECCR_DB_OK) {
+		conflict_or_error(c, e);
+		return;
+	}
+	eccr_resp_header(&c->req, "Location", "%s/episodes/%s",
+	    c->app->cfg.server.base_path, PQgetvalue(res, 0, 1));
+	send_episode(c, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+	PQclear(res);
+}
+
+void eccr_episodes_get(struct eccr_ctx *c)
+{
+	char id[37];
+	const char *params[1] = { id };
+	PGresult *res;
+	enum eccr_db_err e;
+	const char *json;
+	size_t len;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c))
+		return;
+	if ((e = eccr_db_exec(c->db, &ep_get, params, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		eccr_problem(&c->req, 404, "not_found", "episode %s not found", id);
+		PQclear(res);
+		return;
+	}
+	/* The stored object plus who is looking at it.  Presence arrives with
+	 * the presence plugin; until then nobody is reported. */
+	json = PQgetvalue(res, 0, 0);
+	len = strlen(json);
+	eccr_buf_reset(&c->scratch);
+	eccr_buf_add(&c->scratch, json, len - 1);
+	eccr_buf_adds(&c->scratch, ",\"viewers\":[]}");
+	send_episode(c, 200, c->scratch.p, PQgetvalue(res, 0, 1));
+	PQclear(res);
+}
+
+static void update(struct eccr_ctx *c, enum episode_mode mode)
+{
+	struct episode_input in;
+	struct eccr_valid v = { 0 };
+	char id[37], versions[200], mask[16];
+	const char *params[15];
+	PGresult *res;
+	enum eccr_db_err e;
+	int im;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
+	    (im = eccr_if_match(c, versions, sizeof versions)) < 0 ||
+	    !eccr_read_json_object(c))
+		return;
+	if (!episode_input_parse(&v, c->body, mode, &in)) {
+		eccr_problem_valid(&c->req, &v);
+		return;
+	}
+	snprintf(mask, sizeof mask, "%u", in.present);
+	params[0] = id;
+	params[1] = im == 1 ? versions : NULL;
+	params[2] = mask;
+	memcpy(params + 3, in.val, sizeof in.val);
+	params[13] = c->req.who.sub;
+	params[14] = c->req.who.name;
+	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+	    (e = eccr_db_exec(c->db, &ep_update, params, &res)) != ECCR_DB_OK) {
+		conflict_or_error(c, e);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		eccr_problem(&c->req, 404, "not_found", "episode %s not found", id);
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		eccr_problem(&c->req, 412, "precondition_failed",
+		    "episode %s is at version %s, not the one in If-Match", id,
+		    PQgetvalue(res, 0, 2));
+	else
+		send_episode(c, 200, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	PQclear(res);
+}
+
+void eccr_episodes_patch(struct eccr_ctx *c)
+{
+	update(c, EPISODE_PATCH);
+}
+
+void eccr_episodes_put(struct eccr_ctx *c)
+{
+	update(c, EPISODE_REPLACE);
+}
+
+void eccr_episodes_delete(struct eccr_ctx *c)
+{
+	char id[37], versions[200];
+	const char *params[4];
+	PGresult *res;
+	enum eccr_db_err e;
+	int im;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
+	    !eccr_require_role(c, ECCR_ROLE_ADMIN) ||
+	    (im = eccr_if_match(c, versions, sizeof versions)) < 0)
+		return;
+	params[0] = id;
+	params[1] = im == 1 ? versions : NULL;
+	params[2] = c->req.who.sub;
+	params[3] = c->req.who.name;
+	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+	    (e = eccr_db_exec(c->db, &ep_delete, params, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		eccr_problem(&c->req, 404, "not_found", "episode %s not found", id);
+	else if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
+		eccr_problem(&c->req, 412, "precondition_failed",
+		    "episode %s has changed since the version in If-Match", id);
+	else
+		eccr_resp_empty(&c->req, 204);
+	PQclear(res);
+}

@@ -1,0 +1,65 @@
+#!/bin/bash
+# tests/integration/run.sh BUILD_DIR - run the integration suite against a
+# real PostgreSQL and a real lighttpd + eccr-fcgi, all started here in a
+# temporary directory on loopback ports nobody else uses, and all stopped
+# again however the run ends.  Fails if a sanitizer reported anything.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+STACK_DIR=$(mktemp -d /tmp/eccr-test.XXXXXX)
+chmod 755 "$STACK_DIR"
+# shellcheck source=../../script/lib/stack.sh
+. "$SRC/script/lib/stack.sh"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=$STACK_DIR/asan}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$STACK_DIR/ubsan}"
+
+cleanup() {
+	rc=$?
+	lighttpd_stop
+	pg_stop
+	if ls "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >/dev/null 2>&1; then
+		echo "integration: sanitizer reports:" >&2
+		cat "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >&2
+		rc=1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "integration: FAILED; logs kept in $STACK_DIR" >&2
+		tail -40 "$STACK_DIR/eccr-fcgi.log" "$STACK_DIR/lighttpd-error.log" >&2 2>/dev/null || true
+	else
+		rm -rf "$STACK_DIR"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PG_PORT=$(free_port)
+HTTP_PORT=$(free_port "$PG_PORT")
+pg_init
+pg_start
+pg_createdb eccr_test
+write_pg_scripts
+SERVER_EXTRA="max_body_bytes = 262144" write_config eccr_test </dev/null
+migrate >/dev/null
+lighttpd_start
+
+export ECCR_TEST_URL="http://127.0.0.1:$HTTP_PORT/api/v1"
+export ECCR_TEST_ROOT="http://127.0.0.1:$HTTP_PORT"
+export ECCR_TEST_CONFIG="$STACK_DIR/eccr.conf"
+export ECCR_TEST_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=eccr_test user=postgres"
+export ECCR_TEST_JWT_SECRET_FILE="$STACK_DIR/jwt-secret"
+export ECCR_TEST_ECCRCTL="$BUILD/src/ctl/eccrctl"
+export ECCR_TEST_PG_STOP="$STACK_DIR/pg-stop"
+export ECCR_TEST_PG_START="$STACK_DIR/pg-start"
+export ECCR_SRCDIR="$SRC"
+
+failed=0
+for t in "$BUILD"/tests/integration/test_*; do
+	[ -x "$t" ] && [ -f "$t" ] || continue
+	echo "integration: $(basename "$t")"
+	# One test at a time: the outage suite stops the shared PostgreSQL.
+	"$t" --jobs=1 2>&1 | tee -a "$STACK_DIR/tests.log" || failed=1
+done
+exit "$failed"
