@@ -6,8 +6,6 @@
  * auth.jwt_algorithms, and choose the key by algorithm family.  That closes
  * the classic confusion attack where an HS256 token is "verified" with the
  * RSA public key used as the HMAC secret. */
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,7 +353,8 @@ static bool token_chars_ok(const char *t, size_t n, size_t *dot1, size_t *dot2)
 				*dot2 = i;
 			if (++dots > 2)
 				return false;
-		} else if (!isalnum((unsigned char)c) && c != '-' && c != '_') {
+		} else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_')) {
 			return false;
 		}
 	}
