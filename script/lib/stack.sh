@@ -102,6 +102,31 @@ EOC
 	cat >>"$STACK_DIR/eccr.conf"
 }
 
+# The built plugins, as a plugins.dir: libtool keeps the shared objects in
+# .libs/ beside each .la.  Extra "alias=plugin" arguments add a second
+# name for a plugin (a second instance with its own section).
+plugins_dir_setup() {
+	mkdir -p "$STACK_DIR/plugins"
+	for so in "$BUILD"/plugins/*/.libs/*.so "$BUILD"/tests/plugins/.libs/*.so; do
+		[ -f "$so" ] && ln -sf "$so" "$STACK_DIR/plugins/$(basename "$so")"
+	done
+	for alias in "$@"; do
+		ln -sf "$STACK_DIR/plugins/${alias#*=}.so" "$STACK_DIR/plugins/${alias%%=*}.so"
+	done
+}
+
+worker_start() {
+	"$BUILD/src/worker/eccr-worker" -c "$STACK_DIR/eccr.conf" >>"$STACK_DIR/eccr-worker.log" 2>&1 &
+	WORKER_PID=$!
+}
+
+worker_stop() {
+	if [ -n "${WORKER_PID:-}" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
+		kill -TERM "$WORKER_PID"
+		wait "$WORKER_PID" 2>/dev/null || true
+	fi
+}
+
 migrate() {
 	"$BUILD/src/ctl/eccrctl" -c "$STACK_DIR/eccr.conf" migrate up --dir "$SRC/db/migrations"
 }

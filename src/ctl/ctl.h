@@ -13,4 +13,10 @@ int ctl_migrate(int argc, char **argv, const struct eccr_config *cfg);
 /* eccrctl token --sub SUB [--role R] [--name N] [--email E] [--ttl S] */
 int ctl_token(int argc, char **argv, const struct eccr_config *cfg);
 
+/* eccrctl deliveries [--status S] [--limit N] | deliveries replay ID|--dead [--sink S] */
+int ctl_deliveries(int argc, char **argv, const struct eccr_config *cfg);
+
+/* eccrctl plugin check FILE */
+int ctl_plugin(int argc, char **argv, const struct eccr_config *cfg);
+
 #endif

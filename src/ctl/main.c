@@ -6,7 +6,9 @@
  * configuration is read once here so every command sees the same file and
  * the same errors as the servers do. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +24,15 @@ struct ctl_command {
 	const char *name;
 	int (*run)(int argc, char **argv, const struct eccr_config *cfg);
 	const char *summary;
+	bool config_optional;  /* runs on the defaults when no file exists */
 };
 
 static const struct ctl_command commands[] = {
-	{ "migrate", ctl_migrate, "migrate up|down|status [--dir DIR] [--steps N]" },
-	{ "token", ctl_token, "token --sub SUB [--role R] [--name N] [--email E] [--ttl S]" },
+	{ "migrate", ctl_migrate, "migrate up|down|status [--dir DIR] [--steps N]", false },
+	{ "token", ctl_token, "token --sub SUB [--role R] [--name N] [--email E] [--ttl S]", false },
+	{ "deliveries", ctl_deliveries, "deliveries [--status retry|dead|delivered] [--limit N]\n"
+	  "  deliveries replay EVENT_ID|--dead [--sink NAME]", false },
+	{ "plugin", ctl_plugin, "plugin check FILE", true },
 };
 
 static void usage(FILE *f)
@@ -86,7 +92,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "eccrctl: out of memory\n");
 		return 1;
 	}
-	if (eccr_config_load(&cfg, eccr_config_path(cfgpath), err, sizeof err) != 0) {
+	if (!(cmd->config_optional && cfgpath == NULL &&
+	    access(eccr_config_path(NULL), F_OK) != 0) &&
+	    eccr_config_load(&cfg, eccr_config_path(cfgpath), err, sizeof err) != 0) {
 		fprintf(stderr, "eccrctl: %s\n", err);
 		eccr_config_free(&cfg);
 		return 1;

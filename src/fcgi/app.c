@@ -311,3 +311,15 @@ int eccr_app_register_statements(void)
 		return -1;
 	return 0;
 }
+
+void eccr_event_committed(struct eccr_ctx *c, PGresult *res, int row, int col)
+{
+	int64_t id;
+
+	if (c->app->dispatch == NULL || PQgetisnull(res, row, col) ||
+	    !eccr_parse_i64(PQgetvalue(res, row, col), 1, INT64_MAX, &id))
+		return;
+	/* The response is already written; a full queue leaves the event to
+	 * eccr-worker, never delaying this request. */
+	eccr_dispatch_offer(c->app->dispatch, id);
+}

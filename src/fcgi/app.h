@@ -11,7 +11,9 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "dispatch.h"
 #include "http.h"
+#include "plugins.h"
 #include "router.h"
 
 struct eccr_app {
@@ -21,6 +23,8 @@ struct eccr_app {
 	/* base_path and mount_path split into segments, once */
 	struct eccr_buf api_prefix_buf, mount_prefix_buf;
 	struct eccr_path api_prefix, mount_prefix;
+	struct eccr_plugins plugins;
+	struct eccr_dispatch *dispatch;   /* NULL when no sink is loaded */
 };
 
 #define ECCR_USER_CACHE 64
@@ -69,6 +73,10 @@ bool eccr_no_unknown_query(struct eccr_ctx *c);
  * when it is malformed (a 400 is queued). */
 int eccr_if_match(struct eccr_ctx *c, char *out, size_t outlen);
 
+/* After a change committed: hand the event id in column col of row to
+ * the dispatcher (nothing when that value is NULL, e.g. a no-op PATCH). */
+void eccr_event_committed(struct eccr_ctx *c, PGresult *res, int row, int col);
+
 /* Handlers. */
 void eccr_health(struct eccr_ctx *c);
 void eccr_episodes_list(struct eccr_ctx *c);
@@ -77,6 +85,9 @@ void eccr_episodes_get(struct eccr_ctx *c);
 void eccr_episodes_patch(struct eccr_ctx *c);
 void eccr_episodes_put(struct eccr_ctx *c);
 void eccr_episodes_delete(struct eccr_ctx *c);
+void eccr_activity_list(struct eccr_ctx *c);
+void eccr_activity_episode(struct eccr_ctx *c);
+void eccr_activity_stats(struct eccr_ctx *c);
 
 int eccr_episodes_register(void);
 int eccr_episodes_list_register(void);

@@ -34,7 +34,7 @@ static struct eccr_stmt ep_create = {
 	"         ins.id, jsonb_build_object('title', ins.title,"
 	"         'categories', ins.categories, 'status', ins.status)"
 	"  FROM ins RETURNING id)"
-	"SELECT eccr_episode_json(ROW(ins.*)::episodes), ins.id, ins.version "
+	"SELECT eccr_episode_json(ROW(ins.*)::episodes), ins.id, ins.version, ev.id "
 	"FROM ins, ev",
 	.nparams = 12,
 };
@@ -87,7 +87,7 @@ static struct eccr_stmt ep_update = {
 	"       coalesce((SELECT eccr_episode_json(ROW(upd.*)::episodes) FROM upd),"
 	"                eccr_episode_json(ROW(cur.*)::episodes)),"
 	"       coalesce((SELECT version FROM upd), cur.version),"
-	"       (SELECT count(*) FROM ev) "
+	"       (SELECT id FROM ev) "
 	"FROM cur, ok",
 	.nparams = 15,
 };
@@ -106,7 +106,7 @@ static struct eccr_stmt ep_delete = {
 	"                      resource_id, episode_id, data)"
 	"  SELECT 'episode_deleted', $3, NULLIF($4, ''), 'episode', del.id::text,"
 	"         del.id, jsonb_build_object('title', del.title) FROM del RETURNING id)"
-	"SELECT (SELECT count(*) FROM del) FROM cur",
+	"SELECT (SELECT count(*) FROM del), (SELECT id FROM ev) FROM cur",
 	.nparams = 4,
 };
 
@@ -163,6 +163,7 @@ void eccr_episodes_create(struct eccr_ctx *c)
 	eccr_resp_header(&c->req, "Location", "%s/episodes/%s",
 	    c->app->cfg.server.base_path, PQgetvalue(res, 0, 1));
 	send_episode(c, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+	eccr_event_committed(c, res, 0, 3);
 	PQclear(res);
 }
 
@@ -234,8 +235,10 @@ static void update(struct eccr_ctx *c, enum episode_mode mode)
 		eccr_problem(&c->req, 412, "precondition_failed",
 		    "episode %s is at version %s, not the one in If-Match", id,
 		    PQgetvalue(res, 0, 2));
-	else
+	else {
 		send_episode(c, 200, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+		eccr_event_committed(c, res, 0, 3);  /* NULL for a no-op */
+	}
 	PQclear(res);
 }
 
@@ -275,7 +278,9 @@ void eccr_episodes_delete(struct eccr_ctx *c)
 	else if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
 		eccr_problem(&c->req, 412, "precondition_failed",
 		    "episode %s has changed since the version in If-Match", id);
-	else
+	else {
 		eccr_resp_empty(&c->req, 204);
+		eccr_event_committed(c, res, 0, 1);
+	}
 	PQclear(res);
 }

@@ -20,6 +20,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "outbox.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -81,8 +82,12 @@ static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_
 		    a->cfg.path);
 		return -1;
 	}
-	if (eccr_app_register_statements() != 0) {
+	if (eccr_app_register_statements() != 0 || eccr_outbox_register() != 0) {
 		eccr_err("too many prepared statements");
+		return -1;
+	}
+	if (eccr_plugins_load(&a->plugins, &a->cfg, err, sizeof err) != 0) {
+		eccr_err("%s", err);
 		return -1;
 	}
 	if (FCGX_Init() != 0) {
@@ -110,6 +115,7 @@ static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_
 
 static void app_fini(struct eccr_app *a)
 {
+	eccr_plugins_unload(&a->plugins);
 	eccr_auth_free(a->auth);
 	eccr_buf_free(&a->api_prefix_buf);
 	eccr_buf_free(&a->mount_prefix_buf);
@@ -135,6 +141,14 @@ static void ctx_fini(struct eccr_ctx *c)
 	eccr_db_free(c->db);
 }
 
+static bool has_sinks(const struct eccr_plugins *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK)
+			return true;
+	return false;
+}
+
 /* Start the threads, wait for a stop signal, then drain and join. */
 static int serve(struct eccr_app *a, const sigset_t *stopset)
 {
@@ -144,6 +158,11 @@ static int serve(struct eccr_app *a, const sigset_t *stopset)
 
 	if (ctx == NULL || tid == NULL) {
 		eccr_err("out of memory");
+		rc = -1;
+		goto out;
+	}
+	if (has_sinks(&a->plugins) && (a->dispatch = eccr_dispatch_start(&a->cfg, &a->plugins)) == NULL) {
+		eccr_err("cannot start the event dispatcher");
 		rc = -1;
 		goto out;
 	}
@@ -167,6 +186,9 @@ static int serve(struct eccr_app *a, const sigset_t *stopset)
 		pthread_join(tid[i], NULL);
 		ctx_fini(&ctx[i]);
 	}
+	/* Requests are done: deliver what they queued, then the sinks go. */
+	eccr_dispatch_stop(a->dispatch);
+	a->dispatch = NULL;
 out:
 	free(ctx);
 	free(tid);

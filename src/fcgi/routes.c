@@ -11,6 +11,9 @@ const struct eccr_route eccr_api_routes[] = {
 	{ ECCR_PATCH, "episodes/{}", H(eccr_episodes_patch), "episodes.patch" },
 	{ ECCR_PUT, "episodes/{}", H(eccr_episodes_put), "episodes.put" },
 	{ ECCR_DELETE, "episodes/{}", H(eccr_episodes_delete), "episodes.delete" },
+	{ ECCR_GET, "episodes/{}/activity", H(eccr_activity_episode), "activity.episode" },
+	{ ECCR_GET, "activity", H(eccr_activity_list), "activity.list" },
+	{ ECCR_GET, "activity/stats", H(eccr_activity_stats), "activity.stats" },
 };
 const size_t eccr_api_nroutes = sizeof eccr_api_routes / sizeof eccr_api_routes[0];
 

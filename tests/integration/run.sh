@@ -17,6 +17,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_pa
 
 cleanup() {
 	rc=$?
+	worker_stop
 	lighttpd_stop
 	pg_stop
 	if ls "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >/dev/null 2>&1; then
@@ -41,9 +42,42 @@ pg_init
 pg_start
 pg_createdb eccr_test
 write_pg_scripts
-SERVER_EXTRA="max_body_bytes = 262144" write_config eccr_test </dev/null
+plugins_dir_setup sink-dead=sink-flaky
+touch "$STACK_DIR/sink-dead.fail"
+# Every sink the pipeline tests watch, with short retry delays so retries
+# and the worker's sweep happen within a test's patience.
+SERVER_EXTRA="max_body_bytes = 262144" write_config eccr_test <<EOC
+
+[plugins]
+dir = $STACK_DIR/plugins
+load = activity-pg, sink-jsonl, sink-flaky, sink-dead
+
+[plugin.sink-jsonl]
+path = $STACK_DIR/events.jsonl
+
+[plugin.sink-flaky]
+path = $STACK_DIR/flaky.jsonl
+fail_times = 2
+events = episode_created
+
+[plugin.sink-dead]
+path = $STACK_DIR/dead.jsonl
+mode = fail
+fail_while = $STACK_DIR/sink-dead.fail
+events = episode_deleted
+
+[outbox]
+grace_ms = 1000
+max_attempts = 4
+retry_base_ms = 200
+retry_max_ms = 800
+
+[worker]
+poll_interval_ms = 100
+EOC
 migrate >/dev/null
 lighttpd_start
+worker_start
 
 export ECCR_TEST_URL="http://127.0.0.1:$HTTP_PORT/api/v1"
 export ECCR_TEST_ROOT="http://127.0.0.1:$HTTP_PORT"
@@ -54,6 +88,9 @@ export ECCR_TEST_ECCRCTL="$BUILD/src/ctl/eccrctl"
 export ECCR_TEST_PG_STOP="$STACK_DIR/pg-stop"
 export ECCR_TEST_PG_START="$STACK_DIR/pg-start"
 export ECCR_SRCDIR="$SRC"
+export ECCR_TEST_STACK_DIR="$STACK_DIR"
+export ECCR_TEST_BUILD="$BUILD"
+export ECCR_TEST_WORKER="$BUILD/src/worker/eccr-worker"
 
 failed=0
 for t in "$BUILD"/tests/integration/test_*; do

@@ -1,0 +1,400 @@
+/* activity-pg - the audit trail: every event with an activity action of
+ * API.md becomes one row of activity_logs, keyed by the event id so a
+ * redelivery changes nothing; and the reads behind GET /activity,
+ * GET /episodes/{id}/activity and GET /activity/stats.
+ *
+ * [plugin.activity-pg]
+ * conninfo =          ; default: the core's database.conninfo
+ * events = *
+ *
+ * emit() runs on one dispatcher thread and keeps one connection; query()
+ * runs on request threads and takes connections from a small pool. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include <eccr/plugin.h>
+
+#define POOL_MAX 16
+#define LIMIT_MAX 200
+#define LIMIT_DEFAULT 50
+
+struct activity {
+	const struct eccr_host *host;
+	char *conninfo;
+	PGconn *emit_conn;
+	pthread_mutex_t lock;
+	PGconn *pool[POOL_MAX];
+	int npool;
+	int down_logged;
+};
+
+static const struct eccr_plugin_option options[] = {
+	{ "conninfo", ECCR_OPT_STRING, NULL, 0, 0,
+	  "libpq connection string of the audit database (default: database.conninfo)" },
+	{ NULL, 0, NULL, 0, 0, NULL }
+};
+
+/* API.md's event table: the activity action of each event type. */
+static const struct {
+	const char *type, *action;
+} actions[] = {
+	{ "episode_created", "CREATE" }, { "episode_updated", "UPDATE" },
+	{ "episode_deleted", "DELETE" }, { "episode_viewed", "VIEW" },
+	{ "job_created", "CREATE" }, { "job_retried", "RETRY" },
+	{ "job_cancelled", "CANCEL" }, { "job_processor_started", "START" },
+	{ "job_started", "START" }, { "job_completed", "COMPLETE" },
+	{ "job_retry", "RETRY" }, { "job_failed", "FAILED" },
+	{ "file_uploaded", "CREATE" }, { "file_deleted", "DELETE" },
+	{ "file_download", "DOWNLOAD" },
+};
+
+static const char *action_of(const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof actions / sizeof actions[0]; i++)
+		if (strcmp(actions[i].type, type) == 0)
+			return actions[i].action;
+	return NULL;
+}
+
+static PGconn *connect_db(struct activity *a)
+{
+	const char *keys[] = { "dbname", "application_name", "connect_timeout", "client_encoding", NULL };
+	const char *vals[] = { a->conninfo, "eccr-activity-pg", "5", "UTF8", NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		if (!a->down_logged)
+			a->host->log(a->host, ECCR_PLUGIN_LOG_WARNING, "cannot connect: %s",
+			    PQerrorMessage(c));
+		a->down_logged = 1;
+		PQfinish(c);
+		return NULL;
+	}
+	a->down_logged = 0;
+	return c;
+}
+
+/* A usable connection: reconnect when the server went away. */
+static PGconn *ensure(struct activity *a, PGconn **slot)
+{
+	if (*slot != NULL && PQstatus(*slot) == CONNECTION_OK)
+		return *slot;
+	PQfinish(*slot);
+	*slot = connect_db(a);
+	return *slot;
+}
+
+static int activity_init(const struct eccr_host *host, void **state)
+{
+	const char *ci = host->config(host, "conninfo");
+	struct activity *a = calloc(1, sizeof *a);
+	PGresult *res;
+	PGconn *c;
+	int ok;
+
+	if (a == NULL)
+		return -1;
+	a->host = host;
+	if (ci == NULL)
+		ci = host->core_config(host, "database.conninfo");
+	a->conninfo = strdup(ci ? ci : "");
+	pthread_mutex_init(&a->lock, NULL);
+	*state = a;
+	/* The table comes from the migrations; say so now rather than on
+	 * every event.  An unreachable database is not fatal: it is retried. */
+	if ((c = ensure(a, &a->emit_conn)) == NULL)
+		return 0;
+	res = PQexec(c, "SELECT to_regclass('activity_logs') IS NOT NULL");
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!ok) {
+		host->log(host, ECCR_PLUGIN_LOG_ERR, "table activity_logs is missing: run eccrctl migrate up");
+		PQfinish(a->emit_conn);
+		free(a->conninfo);
+		free(a);
+		return -1;
+	}
+	return 0;
+}
+
+static int activity_emit(void *state, const struct eccr_event *ev)
+{
+	struct activity *a = state;
+	const char *action = action_of(ev->type);
+	const char *p[8];
+	PGresult *res;
+	PGconn *c;
+	int rc;
+
+	if (action == NULL)
+		return ECCR_EMIT_OK;            /* not an audited event */
+	if ((c = ensure(a, &a->emit_conn)) == NULL)
+		return ECCR_EMIT_RETRY;
+	p[0] = ev->id > 0 ? ev->id_text : NULL;
+	p[1] = ev->actor_id;
+	p[2] = action;
+	p[3] = ev->resource_type;
+	p[4] = ev->resource_id;
+	p[5] = ev->episode_id;
+	p[6] = ev->data_json;
+	p[7] = ev->occurred_at;
+	res = PQexecParams(c, "INSERT INTO activity_logs (event_id, user_id, action, resource_type,"
+	    " resource_id, episode_id, metadata, created_at)"
+	    " VALUES ($1::bigint, $2, $3, $4, $5, $6::uuid, $7::jsonb, $8::timestamptz)"
+	    " ON CONFLICT (event_id) DO NOTHING", 8, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		rc = ECCR_EMIT_OK;
+	} else {
+		const char *state_code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		/* Class 22/23 (bad data, constraint) will never succeed. */
+		rc = state_code && (strncmp(state_code, "22", 2) == 0 || strncmp(state_code, "23", 2) == 0)
+		    ? ECCR_EMIT_FAIL : ECCR_EMIT_RETRY;
+		a->host->log(a->host, ECCR_PLUGIN_LOG_WARNING, "event %s: %s", ev->id_text,
+		    PQerrorMessage(c));
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* ------------------------------------------------------------ queries */
+
+static PGconn *pool_get(struct activity *a)
+{
+	PGconn *c = NULL;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->npool > 0)
+		c = a->pool[--a->npool];
+	pthread_mutex_unlock(&a->lock);
+	return ensure(a, &c);
+}
+
+static void pool_put(struct activity *a, PGconn *c)
+{
+	if (c == NULL)
+		return;
+	if (PQstatus(c) == CONNECTION_OK) {
+		pthread_mutex_lock(&a->lock);
+		if (a->npool < POOL_MAX) {
+			a->pool[a->npool++] = c;
+			c = NULL;
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	PQfinish(c);
+}
+
+static const char *arg(json_object *args, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(args, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Cursor: "<created_at epoch microseconds>.<id>", both decimal. */
+static int parse_cursor(const char *s, char *micros, char *id)
+{
+	const char *dot;
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	dot = strchr(s, '.');
+	if (dot == NULL || dot == s || dot - s > 20 || strlen(dot + 1) == 0 || strlen(dot + 1) > 20 ||
+	    strspn(s, "0123456789") != (size_t)(dot - s) ||
+	    strspn(dot + 1, "0123456789") != strlen(dot + 1))
+		return -1;
+	n = (size_t)(dot - s);
+	memcpy(micros, s, n);
+	micros[n] = '\0';
+	strcpy(id, dot + 1);
+	return 1;
+}
+
+#define LIST_SQL \
+	"SELECT json_build_object('id', a.id::text, 'event_id', a.event_id::text," \
+	" 'user_id', a.user_id, 'action', a.action, 'resource_type', a.resource_type," \
+	" 'resource_id', a.resource_id, 'episode_id', a.episode_id, 'metadata', a.metadata," \
+	" 'created_at', to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text," \
+	" (extract(epoch FROM a.created_at) * 1000000)::bigint::text || '.' || a.id::text" \
+	" FROM activity_logs a" \
+	" WHERE ($1::text IS NULL OR a.user_id = $1)" \
+	"   AND ($2::text IS NULL OR a.action = $2)" \
+	"   AND ($3::text IS NULL OR a.resource_type = $3)" \
+	"   AND ($4::text IS NULL OR a.resource_id = $4)" \
+	"   AND ($5::uuid IS NULL OR a.episode_id = $5::uuid)" \
+	"   AND ($6::timestamptz IS NULL OR a.created_at >= $6::timestamptz)" \
+	"   AND ($7::timestamptz IS NULL OR a.created_at < $7::timestamptz)" \
+	"   AND ($8::bigint IS NULL OR (a.created_at, a.id) <" \
+	"        (to_timestamp($8::bigint / 1000000.0), $9::bigint))" \
+	" ORDER BY a.created_at DESC, a.id DESC LIMIT $10::int"
+
+static char *dup_msg(const char *m)
+{
+	return strdup(m);
+}
+
+static int bad_args_from(PGresult *res, char **out)
+{
+	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (code != NULL && strncmp(code, "22", 2) == 0) {
+		*out = dup_msg("since, until and episode_id must be an RFC 3339 timestamp and a UUID");
+		return ECCR_QUERY_BAD_ARGS;
+	}
+	return ECCR_QUERY_UNAVAILABLE;
+}
+
+static int list(struct activity *a, json_object *args, char **out)
+{
+	char micros[24] = "", id[24] = "", limit[8];
+	const char *p[10];
+	json_object *lim;
+	int64_t n = LIMIT_DEFAULT;
+	int rc, i, rows;
+	PGresult *res;
+	PGconn *c;
+	size_t len, cap;
+	char *buf;
+
+	if (json_object_object_get_ex(args, "limit", &lim))
+		n = json_object_get_int64(lim);
+	if (n < 1 || n > LIMIT_MAX)
+		return *out = dup_msg("limit must be an integer from 1 to 200"), ECCR_QUERY_BAD_ARGS;
+	if ((rc = parse_cursor(arg(args, "cursor"), micros, id)) < 0)
+		return *out = dup_msg("the cursor is malformed"), ECCR_QUERY_BAD_ARGS;
+	snprintf(limit, sizeof limit, "%d", (int)n + 1);
+	p[0] = arg(args, "user_id");
+	p[1] = arg(args, "action");
+	p[2] = arg(args, "resource_type");
+	p[3] = arg(args, "resource_id");
+	p[4] = arg(args, "episode_id");
+	p[5] = arg(args, "since");
+	p[6] = arg(args, "until");
+	p[7] = rc ? micros : NULL;
+	p[8] = rc ? id : NULL;
+	p[9] = limit;
+	if ((c = pool_get(a)) == NULL)
+		return ECCR_QUERY_UNAVAILABLE;
+	res = PQexecParams(c, LIST_SQL, 10, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = bad_args_from(res, out);
+		PQclear(res);
+		pool_put(a, c);
+		return rc;
+	}
+	rows = PQntuples(res);
+	cap = 64;
+	for (i = 0; i < rows && i < n; i++)
+		cap += (size_t)PQgetlength(res, i, 0) + 1;
+	if ((buf = malloc(cap + 64)) == NULL) {
+		PQclear(res);
+		pool_put(a, c);
+		return ECCR_QUERY_UNAVAILABLE;
+	}
+	len = (size_t)sprintf(buf, "{\"items\":[");
+	for (i = 0; i < rows && i < n; i++)
+		len += (size_t)sprintf(buf + len, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
+	if (rows > n)
+		sprintf(buf + len, "],\"next_cursor\":\"%s\"}", PQgetvalue(res, (int)n - 1, 1));
+	else
+		sprintf(buf + len, "],\"next_cursor\":null}");
+	PQclear(res);
+	pool_put(a, c);
+	*out = buf;
+	return ECCR_QUERY_OK;
+}
+
+static int stats(struct activity *a, json_object *args, char **out)
+{
+	const char *p[3] = { arg(args, "user_id"), arg(args, "since"), arg(args, "until") };
+	PGresult *res;
+	PGconn *c;
+	int rc;
+
+	if ((c = pool_get(a)) == NULL)
+		return ECCR_QUERY_UNAVAILABLE;
+	res = PQexecParams(c,
+	    "WITH f AS (SELECT action, resource_type FROM activity_logs"
+	    "  WHERE ($1::text IS NULL OR user_id = $1)"
+	    "    AND ($2::timestamptz IS NULL OR created_at >= $2::timestamptz)"
+	    "    AND ($3::timestamptz IS NULL OR created_at < $3::timestamptz))"
+	    " SELECT json_build_object("
+	    "  'total', (SELECT count(*) FROM f),"
+	    "  'by_action', coalesce((SELECT json_object_agg(action, n) FROM"
+	    "     (SELECT action, count(*) AS n FROM f GROUP BY action) x), '{}'::json),"
+	    "  'by_resource_type', coalesce((SELECT json_object_agg(resource_type, n) FROM"
+	    "     (SELECT resource_type, count(*) AS n FROM f GROUP BY resource_type) y), '{}'::json))::text",
+	    3, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = bad_args_from(res, out);
+	} else {
+		*out = strdup(PQgetvalue(res, 0, 0));
+		rc = *out ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
+	}
+	PQclear(res);
+	pool_put(a, c);
+	return rc;
+}
+
+static int activity_query(void *state, const char *what, const char *args_json, char **out)
+{
+	struct activity *a = state;
+	json_object *args;
+	int rc;
+
+	if (strcmp(what, "activity.list") != 0 && strcmp(what, "activity.stats") != 0)
+		return ECCR_QUERY_NOT_MINE;
+	if ((args = json_tokener_parse(args_json)) == NULL ||
+	    !json_object_is_type(args, json_type_object)) {
+		json_object_put(args);
+		*out = dup_msg("arguments must be a JSON object");
+		return ECCR_QUERY_BAD_ARGS;
+	}
+	rc = strcmp(what, "activity.list") == 0 ? list(a, args, out) : stats(a, args, out);
+	json_object_put(args);
+	return rc;
+}
+
+static void activity_fini(void *state)
+{
+	struct activity *a = state;
+	int i;
+
+	PQfinish(a->emit_conn);
+	for (i = 0; i < a->npool; i++)
+		PQfinish(a->pool[i]);
+	pthread_mutex_destroy(&a->lock);
+	free(a->conninfo);
+	free(a);
+}
+
+static const struct eccr_plugin descriptor = {
+	.abi_major = ECCR_PLUGIN_ABI_MAJOR,
+	.abi_minor = ECCR_PLUGIN_ABI_MINOR,
+	.struct_size = sizeof(struct eccr_plugin),
+	.name = "activity-pg",
+	.version = "1.0.0",
+	.description = "audit trail in PostgreSQL (activity_logs) and the activity API",
+	.kind = ECCR_PLUGIN_SINK,
+	.options = options,
+	.init = activity_init,
+	.fini = activity_fini,
+	.emit = activity_emit,
+	.query = activity_query,
+};
+
+ECCR_PLUGIN_DECLARE_ENTRY
+{
+	return &descriptor;
+}

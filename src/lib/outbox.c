@@ -1,0 +1,341 @@
+/* outbox.c - see outbox.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "outbox.h"
+#include "util.h"
+
+#define EVENT_COLUMNS \
+	"e.id, e.type, eccr_ts(e.created_at), e.actor_id, coalesce(e.actor_name, ''), " \
+	"e.resource_type, e.resource_id, e.episode_id::text, e.data::text, eccr_event_envelope(e)"
+enum { C_ID, C_TYPE, C_AT, C_ACTOR, C_ACTOR_NAME, C_RTYPE, C_RID, C_EPISODE, C_DATA, C_JSON, C_NEXT };
+
+static struct eccr_stmt st_lock_ids = {
+	.sql = "SELECT " EVENT_COLUMNS " FROM events e"
+	       " WHERE e.id = ANY($1::bigint[]) AND e.delivered_at IS NULL"
+	       " ORDER BY e.id FOR UPDATE SKIP LOCKED",
+	.nparams = 1,
+};
+
+static struct eccr_stmt st_lock_stale = {
+	.sql = "SELECT " EVENT_COLUMNS " FROM events e"
+	       " WHERE e.delivered_at IS NULL"
+	       "   AND e.created_at < now() - make_interval(secs => $1::int / 1000.0)"
+	       " ORDER BY e.id LIMIT $2::int FOR UPDATE SKIP LOCKED",
+	.nparams = 2,
+};
+
+static struct eccr_stmt st_mark = {
+	.sql = "UPDATE events SET delivered_at = now() WHERE id = ANY($1::bigint[])",
+	.nparams = 1,
+};
+
+/* A sink that did not take an event the first time. */
+static struct eccr_stmt st_record = {
+	.sql = "INSERT INTO event_deliveries (event_id, sink, status, attempts,"
+	       " next_attempt_at, last_error)"
+	       " VALUES ($1::bigint, $2, $3, 1,"
+	       "  CASE WHEN $3 = 'retry' THEN now() + make_interval(secs => $4::bigint / 1000.0) END, $5)"
+	       " ON CONFLICT (event_id, sink) DO NOTHING",
+	.nparams = 5,
+};
+
+static struct eccr_stmt st_lock_due = {
+	.sql = "SELECT " EVENT_COLUMNS ", d.sink, d.attempts FROM event_deliveries d"
+	       " JOIN events e ON e.id = d.event_id"
+	       " WHERE d.status = 'retry' AND d.next_attempt_at <= now()"
+	       " ORDER BY d.next_attempt_at LIMIT $1::int FOR UPDATE OF d SKIP LOCKED",
+	.nparams = 1,
+};
+
+static struct eccr_stmt st_update = {
+	.sql = "UPDATE event_deliveries SET status = $3, attempts = $4::int,"
+	       " next_attempt_at = CASE WHEN $3 = 'retry'"
+	       "   THEN now() + make_interval(secs => $5::bigint / 1000.0) END,"
+	       " last_error = $6, updated_at = now()"
+	       " WHERE event_id = $1::bigint AND sink = $2",
+	.nparams = 6,
+};
+
+int eccr_outbox_register(void)
+{
+	struct eccr_stmt *all[] = { &st_lock_ids, &st_lock_stale, &st_mark, &st_record,
+		&st_lock_due, &st_update };
+	size_t i;
+
+	for (i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (all[i]->index == 0 && eccr_db_register(all[i]) != 0)
+			return -1;
+	return 0;
+}
+
+int64_t eccr_backoff_ms(int attempt, int base_ms, int max_ms, uint32_t random)
+{
+	int64_t d = base_ms;
+	int i;
+
+	for (i = 1; i < attempt && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	return d / 2 + (d - d / 2 > 0 ? (int64_t)(random % (uint64_t)(d - d / 2 + 1)) : 0);
+}
+
+static uint32_t random32(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+		r = (uint32_t)rand();
+	return r;
+}
+
+static void row_event(PGresult *res, int row, int attempt, struct eccr_event *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->struct_size = sizeof *ev;
+	ev->id = strtoll(PQgetvalue(res, row, C_ID), NULL, 10);
+	ev->id_text = PQgetvalue(res, row, C_ID);
+	ev->type = PQgetvalue(res, row, C_TYPE);
+	ev->occurred_at = PQgetvalue(res, row, C_AT);
+	ev->actor_id = PQgetvalue(res, row, C_ACTOR);
+	ev->actor_name = PQgetvalue(res, row, C_ACTOR_NAME);
+	ev->resource_type = PQgetvalue(res, row, C_RTYPE);
+	ev->resource_id = PQgetvalue(res, row, C_RID);
+	ev->episode_id = PQgetisnull(res, row, C_EPISODE) ? NULL : PQgetvalue(res, row, C_EPISODE);
+	ev->data_json = PQgetvalue(res, row, C_DATA);
+	ev->json = PQgetvalue(res, row, C_JSON);
+	ev->json_len = (size_t)PQgetlength(res, row, C_JSON);
+	ev->attempt = attempt;
+}
+
+static int emit_one(const struct eccr_plugin_instance *pi, const struct eccr_event *ev)
+{
+	int rc = pi->desc.emit(pi->state, ev);
+
+	if (rc != ECCR_EMIT_OK && rc != ECCR_EMIT_RETRY && rc != ECCR_EMIT_FAIL) {
+		eccr_err("[plugin:%s] emit returned %d for event %s: treated as FAIL",
+		    pi->name, rc, ev->id_text);
+		rc = ECCR_EMIT_FAIL;
+	}
+	return rc;
+}
+
+static const char *outcome_name(int rc)
+{
+	return rc == ECCR_EMIT_RETRY ? "RETRY" : "FAIL";
+}
+
+/* First delivery of one event to every sink that wants it. */
+static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, const struct eccr_event *ev, struct eccr_outbox_stats *st)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++) {
+		const struct eccr_plugin_instance *pi = ps->v[i];
+		char delay[24], err[64];
+		const char *p[5];
+		PGresult *res;
+		int rc;
+		enum eccr_db_err e;
+		bool dead;
+
+		if (pi->desc.kind != ECCR_PLUGIN_SINK || !eccr_plugin_wants(pi, ev->type))
+			continue;
+		if ((rc = emit_one(pi, ev)) == ECCR_EMIT_OK) {
+			st->ok++;
+			continue;
+		}
+		dead = rc == ECCR_EMIT_FAIL || cfg->outbox.max_attempts <= 1;
+		rc == ECCR_EMIT_RETRY ? st->retry++ : st->failed++;
+		if (dead)
+			st->dead++;
+		snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(1,
+		    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, random32()));
+		snprintf(err, sizeof err, "sink answered %s", outcome_name(rc));
+		p[0] = ev->id_text;
+		p[1] = pi->name;
+		p[2] = dead ? "dead" : "retry";
+		p[3] = delay;
+		p[4] = err;
+		if ((e = eccr_db_exec(db, &st_record, p, &res)) != ECCR_DB_OK)
+			return e;
+		PQclear(res);
+		eccr_log(dead ? LOG_WARNING : LOG_INFO, "event %s to %s: %s%s", ev->id_text,
+		    pi->name, outcome_name(rc), dead ? ", dead" : ", will retry");
+	}
+	return ECCR_DB_OK;
+}
+
+/* Deliver the locked rows of res and mark them dispatched. */
+static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, PGresult *locked, struct eccr_outbox_stats *st)
+{
+	struct eccr_buf ids = { 0 };
+	const char *p[1];
+	PGresult *res;
+	enum eccr_db_err e = ECCR_DB_OK;
+	int i, n = PQntuples(locked);
+
+	eccr_buf_addc(&ids, '{');
+	for (i = 0; i < n && e == ECCR_DB_OK; i++) {
+		struct eccr_event ev;
+
+		row_event(locked, i, 1, &ev);
+		e = first_delivery(db, ps, cfg, &ev, st);
+		eccr_buf_printf(&ids, "%s%s", i ? "," : "", ev.id_text);
+		st->events++;
+	}
+	eccr_buf_addc(&ids, '}');
+	if (e == ECCR_DB_OK && n > 0) {
+		p[0] = ids.p;
+		if (ids.oom)
+			e = ECCR_DB_ERROR;
+		else if ((e = eccr_db_exec(db, &st_mark, p, &res)) == ECCR_DB_OK)
+			PQclear(res);
+	}
+	eccr_buf_free(&ids);
+	return e;
+}
+
+static enum eccr_db_err run_pass(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, struct eccr_stmt *lock, const char *const *params,
+    struct eccr_outbox_stats *st)
+{
+	PGresult *locked;
+	enum eccr_db_err e;
+
+	if ((e = eccr_db_begin(db)) != ECCR_DB_OK)
+		return e;
+	if ((e = eccr_db_exec(db, lock, params, &locked)) != ECCR_DB_OK) {
+		eccr_db_rollback(db);
+		return e;
+	}
+	e = deliver_locked(db, ps, cfg, locked, st);
+	PQclear(locked);
+	if (e != ECCR_DB_OK) {
+		eccr_db_rollback(db);
+		return e;
+	}
+	return eccr_db_commit(db);
+}
+
+enum eccr_db_err eccr_outbox_deliver_ids(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, const int64_t *ids, size_t n, struct eccr_outbox_stats *st)
+{
+	struct eccr_buf arr = { 0 };
+	const char *p[1];
+	enum eccr_db_err e;
+	size_t i;
+
+	memset(st, 0, sizeof *st);
+	if (n == 0)
+		return ECCR_DB_OK;
+	eccr_buf_addc(&arr, '{');
+	for (i = 0; i < n; i++)
+		eccr_buf_printf(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
+	eccr_buf_addc(&arr, '}');
+	p[0] = arr.p;
+	e = arr.oom ? ECCR_DB_ERROR : run_pass(db, ps, cfg, &st_lock_ids, p, st);
+	eccr_buf_free(&arr);
+	return e;
+}
+
+enum eccr_db_err eccr_outbox_sweep(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, int limit, struct eccr_outbox_stats *st)
+{
+	char grace[16], lim[16];
+	const char *p[2] = { grace, lim };
+
+	memset(st, 0, sizeof *st);
+	snprintf(grace, sizeof grace, "%d", cfg->outbox.grace_ms);
+	snprintf(lim, sizeof lim, "%d", limit);
+	return run_pass(db, ps, cfg, &st_lock_stale, p, st);
+}
+
+static const struct eccr_plugin_instance *find_sink(const struct eccr_plugins *ps, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK && strcmp(ps->v[i]->name, name) == 0)
+			return ps->v[i];
+	return NULL;
+}
+
+/* One due delivery: emit and record the outcome. */
+static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, PGresult *due, int row, struct eccr_outbox_stats *st)
+{
+	const char *sink = PQgetvalue(due, row, C_NEXT);
+	int attempt = atoi(PQgetvalue(due, row, C_NEXT + 1)) + 1, rc;
+	const struct eccr_plugin_instance *pi = find_sink(ps, sink);
+	char attempts[16], delay[24], err[96];
+	const char *p[6];
+	struct eccr_event ev;
+	PGresult *res;
+	enum eccr_db_err e;
+	const char *status;
+
+	if (pi == NULL)
+		return ECCR_DB_OK;  /* not loaded here; another process may have it */
+	row_event(due, row, attempt, &ev);
+	rc = emit_one(pi, &ev);
+	if (rc == ECCR_EMIT_OK) {
+		status = "delivered";
+		st->ok++;
+	} else {
+		status = rc == ECCR_EMIT_FAIL || attempt >= cfg->outbox.max_attempts ? "dead" : "retry";
+		rc == ECCR_EMIT_RETRY ? st->retry++ : st->failed++;
+		if (strcmp(status, "dead") == 0)
+			st->dead++;
+		eccr_log(*status == 'd' ? LOG_WARNING : LOG_INFO, "event %s to %s, attempt %d: %s%s",
+		    ev.id_text, sink, attempt, outcome_name(rc), *status == 'd' ? ", dead" : "");
+	}
+	snprintf(attempts, sizeof attempts, "%d", attempt);
+	snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(attempt,
+	    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, random32()));
+	snprintf(err, sizeof err, "sink answered %s on attempt %d",
+	    rc == ECCR_EMIT_OK ? "OK" : outcome_name(rc), attempt);
+	p[0] = ev.id_text;
+	p[1] = sink;
+	p[2] = status;
+	p[3] = attempts;
+	p[4] = delay;
+	p[5] = rc == ECCR_EMIT_OK ? NULL : err;
+	if ((e = eccr_db_exec(db, &st_update, p, &res)) == ECCR_DB_OK)
+		PQclear(res);
+	st->events++;
+	return e;
+}
+
+enum eccr_db_err eccr_outbox_retry_due(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, int limit, struct eccr_outbox_stats *st)
+{
+	char lim[16];
+	const char *p[1] = { lim };
+	PGresult *due;
+	enum eccr_db_err e;
+	int i;
+
+	memset(st, 0, sizeof *st);
+	snprintf(lim, sizeof lim, "%d", limit);
+	if ((e = eccr_db_begin(db)) != ECCR_DB_OK)
+		return e;
+	if ((e = eccr_db_exec(db, &st_lock_due, p, &due)) != ECCR_DB_OK) {
+		eccr_db_rollback(db);
+		return e;
+	}
+	for (i = 0; i < PQntuples(due) && e == ECCR_DB_OK; i++)
+		e = retry_one(db, ps, cfg, due, i, st);
+	PQclear(due);
+	if (e != ECCR_DB_OK) {
+		eccr_db_rollback(db);
+		return e;
+	}
+	return eccr_db_commit(db);
+}

@@ -1,0 +1,43 @@
+/* outbox.h - delivering outbox events to the sink plugins, and keeping the
+ * books: shared by eccr-fcgi's dispatcher (right after COMMIT) and by
+ * eccr-worker (events left behind, and due retries).
+ *
+ * Each pass is one transaction that locks the rows it delivers with
+ * FOR UPDATE SKIP LOCKED, so two processes never deliver the same event to
+ * the same sink at the same time; a process that dies mid-pass releases its
+ * locks and its events are delivered again (at least once). */
+#ifndef ECCR_OUTBOX_H
+#define ECCR_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+#include "plugins.h"
+
+struct eccr_outbox_stats {
+	size_t events;      /* events handled in this pass */
+	size_t ok, retry, failed, dead;
+};
+
+/* Register the statements; before threads start. */
+int eccr_outbox_register(void);
+
+/* Deliver these just-committed events (those still undelivered). */
+enum eccr_db_err eccr_outbox_deliver_ids(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, const int64_t *ids, size_t n, struct eccr_outbox_stats *st);
+
+/* Deliver up to limit events older than outbox.grace_ms nobody delivered. */
+enum eccr_db_err eccr_outbox_sweep(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, int limit, struct eccr_outbox_stats *st);
+
+/* Retry up to limit deliveries whose next attempt is due. */
+enum eccr_db_err eccr_outbox_retry_due(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, int limit, struct eccr_outbox_stats *st);
+
+/* min(base * 2^(attempt-1), max), then "equal jitter": half fixed, half
+ * random, so retries of many events spread out.  attempt >= 1. */
+int64_t eccr_backoff_ms(int attempt, int base_ms, int max_ms, uint32_t random);
+
+#endif
