@@ -287,7 +287,9 @@ Test(worker, killed_fcgi_loses_nothing, .timeout = 300)
 	    committed);
 	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE data->>'title' LIKE $1 || ' %'"
 	    " AND delivered_at IS NULL", tag), 0);
-	cr_assert_eq(count_lines(stack_path("events.jsonl"), tag), committed);
+	/* sink-jsonl keeps no ledger: an event whose dispatcher died after
+	 * emitting but before recording it is appended again (at least once). */
+	cr_assert_geq(count_lines(stack_path("events.jsonl"), tag), committed);
 }
 
 /* ------------------------------------------------------------ loading */
