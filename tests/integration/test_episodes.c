@@ -819,6 +819,10 @@ Test(health, ok_without_auth)
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(resp_str(r, "status"), "ok");
 	cr_assert_str_eq(resp_str(r, "database"), "ok");
+	json_object *plugins, *v;
+	cr_assert(json_object_object_get_ex(r->json, "plugins", &plugins));
+	cr_assert(json_object_object_get_ex(plugins, "activity-pg", &v), "%s", r->body);
+	cr_assert_str_eq(json_object_get_string(v), "ok");
 	resp_free(r);
 }
 
