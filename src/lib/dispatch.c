@@ -3,13 +3,24 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "dispatch.h"
 #include "log.h"
 #include "outbox.h"
+#include "util.h"
 
 #define BATCH 256
+#define TRANSIENT_QUEUE 1024
+
+/* A transient event: the envelope built once, the fields pointing into
+ * one allocation. */
+struct transient {
+	struct eccr_event ev;
+	char *strings;
+	struct eccr_buf json;
+};
 
 struct eccr_dispatch {
 	const struct eccr_config *cfg;
@@ -20,6 +31,8 @@ struct eccr_dispatch {
 	pthread_cond_t wake;
 	int64_t ring[ECCR_DISPATCH_QUEUE];
 	size_t head, count;
+	struct transient *tring[TRANSIENT_QUEUE];
+	size_t thead, tcount;
 	bool stopping;
 	bool full_logged;
 };
@@ -46,11 +59,11 @@ bool eccr_dispatch_offer(struct eccr_dispatch *d, int64_t event_id)
 	return ok;
 }
 
-/* Take up to BATCH ids; false when stopping with nothing left. */
-static bool take(struct eccr_dispatch *d, int64_t *ids, size_t *n)
+/* Take up to BATCH ids and transients; false when stopping with nothing left. */
+static bool take(struct eccr_dispatch *d, int64_t *ids, size_t *n, struct transient **ts, size_t *nt)
 {
 	pthread_mutex_lock(&d->lock);
-	while (d->count == 0 && !d->stopping)
+	while (d->count == 0 && d->tcount == 0 && !d->stopping)
 		pthread_cond_wait(&d->wake, &d->lock);
 	*n = 0;
 	while (d->count > 0 && *n < BATCH) {
@@ -58,19 +71,127 @@ static bool take(struct eccr_dispatch *d, int64_t *ids, size_t *n)
 		d->head = (d->head + 1) % ECCR_DISPATCH_QUEUE;
 		d->count--;
 	}
+	*nt = 0;
+	while (d->tcount > 0 && *nt < BATCH) {
+		ts[(*nt)++] = d->tring[d->thead];
+		d->thead = (d->thead + 1) % TRANSIENT_QUEUE;
+		d->tcount--;
+	}
 	pthread_mutex_unlock(&d->lock);
-	return *n > 0;
+	return *n > 0 || *nt > 0;
+}
+
+static void transient_free(struct transient *t)
+{
+	if (t == NULL)
+		return;
+	free(t->strings);
+	eccr_buf_free(&t->json);
+	free(t);
+}
+
+/* Copy the strings into one block and build the envelope of API.md. */
+static struct transient *transient_new(const char *type, const char *actor_id,
+    const char *actor_name, const char *resource_type, const char *resource_id,
+    const char *episode_id, const char *data_json)
+{
+	const char *src[7] = { type, actor_id, actor_name ? actor_name : "", resource_type,
+		resource_id, episode_id ? episode_id : "", data_json };
+	struct transient *t = calloc(1, sizeof *t);
+	const char *f[7];
+	struct timespec now;
+	char at[25], *p;
+	size_t total = 0, i;
+
+	if (t == NULL)
+		return NULL;
+	for (i = 0; i < 7; i++)
+		total += strlen(src[i]) + 1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	eccr_rfc3339_ms(&now, at);
+	if ((t->strings = malloc(total + sizeof at)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	for (p = t->strings, i = 0; i < 7; i++) {
+		f[i] = p;
+		p = stpcpy(p, src[i]) + 1;
+	}
+	memcpy(p, at, sizeof at);
+	t->ev.struct_size = sizeof t->ev;
+	t->ev.id_text = "";
+	t->ev.type = f[0];
+	t->ev.actor_id = f[1];
+	t->ev.actor_name = f[2];
+	t->ev.resource_type = f[3];
+	t->ev.resource_id = f[4];
+	t->ev.episode_id = episode_id ? f[5] : NULL;
+	t->ev.data_json = f[6];
+	t->ev.occurred_at = p;
+	t->ev.transient = 1;
+	t->ev.attempt = 1;
+	eccr_buf_adds(&t->json, "{\"id\":null,\"type\":");
+	eccr_buf_add_json_str(&t->json, f[0], strlen(f[0]));
+	eccr_buf_printf(&t->json, ",\"occurred_at\":\"%s\",\"actor\":{\"id\":", at);
+	eccr_buf_add_json_str(&t->json, f[1], strlen(f[1]));
+	if (*f[2] != '\0') {
+		eccr_buf_adds(&t->json, ",\"name\":");
+		eccr_buf_add_json_str(&t->json, f[2], strlen(f[2]));
+	}
+	eccr_buf_adds(&t->json, "},\"resource\":{\"type\":");
+	eccr_buf_add_json_str(&t->json, f[3], strlen(f[3]));
+	eccr_buf_adds(&t->json, ",\"id\":");
+	eccr_buf_add_json_str(&t->json, f[4], strlen(f[4]));
+	eccr_buf_adds(&t->json, "},\"episode_id\":");
+	if (episode_id)
+		eccr_buf_add_json_str(&t->json, f[5], strlen(f[5]));
+	else
+		eccr_buf_adds(&t->json, "null");
+	eccr_buf_printf(&t->json, ",\"data\":%s}", f[6]);
+	if (t->json.oom) {
+		transient_free(t);
+		return NULL;
+	}
+	t->ev.json = t->json.p;
+	t->ev.json_len = t->json.len;
+	return t;
+}
+
+bool eccr_dispatch_offer_transient(struct eccr_dispatch *d, const char *type,
+    const char *actor_id, const char *actor_name, const char *resource_type,
+    const char *resource_id, const char *episode_id, const char *data_json)
+{
+	struct transient *t;
+	bool ok = false;
+
+	if (d == NULL)
+		return false;
+	if ((t = transient_new(type, actor_id, actor_name, resource_type, resource_id,
+	    episode_id, data_json)) == NULL)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	if (d->tcount < TRANSIENT_QUEUE) {
+		d->tring[(d->thead + d->tcount) % TRANSIENT_QUEUE] = t;
+		d->tcount++;
+		ok = true;
+		pthread_cond_signal(&d->wake);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!ok)
+		transient_free(t);
+	return ok;
 }
 
 static void *run(void *arg)
 {
 	struct eccr_dispatch *d = arg;
 	int64_t ids[BATCH];
+	struct transient *ts[BATCH];
 	struct eccr_outbox_stats st;
 	bool failing = false;
-	size_t n;
+	size_t n, nt, i;
 
-	while (take(d, ids, &n)) {
+	while (take(d, ids, &n, ts, &nt)) {
 		enum eccr_db_err e = eccr_outbox_deliver_ids(d->db, d->ps, d->cfg, ids, n, &st);
 
 		/* On a database error the events stay undelivered in the
@@ -78,6 +199,10 @@ static void *run(void *arg)
 		if (e != ECCR_DB_OK && !failing)
 			eccr_warn("dispatcher: cannot record deliveries; %zu events left to eccr-worker", n);
 		failing = e != ECCR_DB_OK;
+		for (i = 0; i < nt; i++) {
+			eccr_outbox_emit_transient(d->ps, &ts[i]->ev);
+			transient_free(ts[i]);
+		}
 	}
 	return NULL;
 }

@@ -24,6 +24,14 @@ struct eccr_dispatch *eccr_dispatch_start(const struct eccr_config *cfg,
  * worker will deliver it). */
 bool eccr_dispatch_offer(struct eccr_dispatch *d, int64_t event_id);
 
+/* Queue a transient event (API.md: views, presence, job progress): not in
+ * the outbox, offered to the sinks at most once.  The strings are copied;
+ * episode_id may be NULL, data_json must be a JSON object.  false when the
+ * queue is full (the event is dropped, as transient events may be). */
+bool eccr_dispatch_offer_transient(struct eccr_dispatch *d, const char *type,
+    const char *actor_id, const char *actor_name, const char *resource_type,
+    const char *resource_id, const char *episode_id, const char *data_json);
+
 /* Deliver what is queued, stop the thread, free everything. */
 void eccr_dispatch_stop(struct eccr_dispatch *d);
 

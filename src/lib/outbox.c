@@ -1,4 +1,5 @@
 /* outbox.c - see outbox.h. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,9 +113,19 @@ static void row_event(PGresult *res, int row, int attempt, struct eccr_event *ev
 	ev->attempt = attempt;
 }
 
+/* The SDK promises that emit() of one instance is never called
+ * concurrently.  eccr-worker emits from two threads (its dispatcher and its
+ * outbox rounds), so every emit in the process goes through this lock; in
+ * eccr-fcgi only the dispatcher emits and it is never contended. */
+static pthread_mutex_t emit_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int emit_one(const struct eccr_plugin_instance *pi, const struct eccr_event *ev)
 {
-	int rc = pi->desc.emit(pi->state, ev);
+	int rc;
+
+	pthread_mutex_lock(&emit_lock);
+	rc = pi->desc.emit(pi->state, ev);
+	pthread_mutex_unlock(&emit_lock);
 
 	if (rc != ECCR_EMIT_OK && rc != ECCR_EMIT_RETRY && rc != ECCR_EMIT_FAIL) {
 		eccr_err("[plugin:%s] emit returned %d for event %s: treated as FAIL",
@@ -122,6 +133,15 @@ static int emit_one(const struct eccr_plugin_instance *pi, const struct eccr_eve
 		rc = ECCR_EMIT_FAIL;
 	}
 	return rc;
+}
+
+void eccr_outbox_emit_transient(const struct eccr_plugins *ps, const struct eccr_event *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK && eccr_plugin_wants(ps->v[i], ev->type))
+			(void)emit_one(ps->v[i], ev);
 }
 
 static const char *outcome_name(int rc)

@@ -36,6 +36,10 @@ enum eccr_db_err eccr_outbox_sweep(struct eccr_db *db, const struct eccr_plugins
 enum eccr_db_err eccr_outbox_retry_due(struct eccr_db *db, const struct eccr_plugins *ps,
     const struct eccr_config *cfg, int limit, struct eccr_outbox_stats *st);
 
+/* Offer a transient event to every sink that wants it, once; outcomes
+ * are not recorded.  Same thread rules as the other passes. */
+void eccr_outbox_emit_transient(const struct eccr_plugins *ps, const struct eccr_event *ev);
+
 /* min(base * 2^(attempt-1), max), then "equal jitter": half fixed, half
  * random, so retries of many events spread out.  attempt >= 1. */
 int64_t eccr_backoff_ms(int attempt, int base_ms, int max_ms, uint32_t random);

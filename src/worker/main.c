@@ -1,22 +1,28 @@
-/* main.c - eccr-worker: the outbox's safety net (and, with the jobs
- * issue, the job processor).
+/* main.c - eccr-worker: the job processor and the outbox's safety net.
  *
- * Each round delivers the events no eccr-fcgi delivered within
- * outbox.grace_ms (their process died or its queue was full) and the
- * deliveries whose retry is due, in batches, each batch one transaction
- * with its rows locked FOR UPDATE SKIP LOCKED: any number of workers may
- * run side by side.  Between rounds it sleeps worker.poll_interval_ms, or
- * not at all while there is a backlog. */
+ * One main thread waits (poll) on three things: a signalfd for SIGTERM,
+ * SIGINT and SIGHUP; the LISTEN connection that hears "eccr_jobs" when a
+ * job becomes runnable; and an eventfd a runner writes when it becomes
+ * idle.  Whenever it wakes it claims jobs for the idle runners (jobs.c);
+ * every worker.poll_interval_ms it also delivers the events no eccr-fcgi
+ * delivered within outbox.grace_ms and the deliveries whose retry is due
+ * (outbox.c).  Events the worker itself writes (job_started, ...) go
+ * through its own dispatcher thread, as in eccr-fcgi. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "db.h"
+#include "dispatch.h"
+#include "jobs.h"
 #include "log.h"
 #include "outbox.h"
 #include "plugins.h"
@@ -26,11 +32,15 @@
 #endif
 
 #define BATCH 100
+#define STOP_DEADLINE_MS 10000
 
 struct worker {
 	struct eccr_config cfg;
 	struct eccr_plugins plugins;
 	struct eccr_db *db;
+	struct eccr_dispatch *dispatch;
+	struct jobs *jobs;
+	char id[128];
 	bool down;          /* database unreachable: logged once */
 };
 
@@ -38,12 +48,20 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: eccr-worker [-c FILE] [--once]\n"
 	    "  -c FILE   configuration file (default: $ECCR_CONFIG or %s)\n"
-	    "  --once    run one round (deliver what is due) and exit\n",
+	    "  --once    deliver what is due in the outbox once and exit (no jobs)\n",
 	    eccr_config_path(NULL));
 }
 
-/* One round; returns the number of events handled, -1 on database error. */
-static long round_once(struct worker *w)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One outbox round; returns the number of events handled, -1 on error. */
+static long outbox_round(struct worker *w)
 {
 	struct eccr_outbox_stats a, b;
 	enum eccr_db_err e;
@@ -67,27 +85,46 @@ static long round_once(struct worker *w)
 	return (long)(a.events + b.events);
 }
 
-/* Sleep up to ms, waking at once for a signal in set; returns it or 0. */
-static int wait_signal(const sigset_t *set, int ms)
+/* Wait for a signal, a NOTIFY or an idle runner, at most timeout_ms.
+ * Returns the signal number, or 0. */
+static int wait_event(struct worker *w, int sfd, int timeout_ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	int sig = sigtimedwait(set, NULL, &ts);
+	struct pollfd fds[3] = { { sfd, POLLIN, 0 }, { -1, POLLIN, 0 }, { -1, POLLIN, 0 } };
+	struct signalfd_siginfo si;
 
-	return sig > 0 ? sig : 0;
+	if (w->jobs != NULL) {
+		fds[1].fd = jobs_listen_fd(w->jobs);
+		fds[2].fd = jobs_wake_fd(w->jobs);
+	}
+	if (poll(fds, 3, timeout_ms) > 0 && (fds[0].revents & POLLIN) &&
+	    read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+		return (int)si.ssi_signo;
+	return 0;
 }
 
-static int serve(struct worker *w, const sigset_t *set, bool once)
+static int serve(struct worker *w, int sfd)
 {
-	eccr_info("eccr-worker %s started: %zu plugins, grace %d ms, poll %d ms", PACKAGE_VERSION,
-	    w->plugins.n, w->cfg.outbox.grace_ms, w->cfg.worker.poll_interval_ms);
-	for (;;) {
-		long n = round_once(w);
-		int sig;
+	int64_t next_outbox = 0;
 
-		if (once)
-			return n < 0 ? 1 : 0;
-		/* A full batch means more is waiting: go again at once. */
-		sig = wait_signal(set, n >= BATCH ? 0 : w->cfg.worker.poll_interval_ms);
+	eccr_info("eccr-worker %s (%s) started: %zu plugins, grace %d ms, poll %d ms",
+	    PACKAGE_VERSION, w->id, w->plugins.n, w->cfg.outbox.grace_ms,
+	    w->cfg.worker.poll_interval_ms);
+	for (;;) {
+		int sig, timeout = w->cfg.worker.poll_interval_ms;
+
+		if (w->jobs != NULL)
+			jobs_tick(w->jobs);
+		if (now_ms() >= next_outbox) {
+			/* A full batch means more is waiting: go again at once. */
+			long n = outbox_round(w);
+
+			next_outbox = n >= BATCH ? 0 : now_ms() + w->cfg.worker.poll_interval_ms;
+		}
+		if (next_outbox == 0)
+			timeout = 0;
+		else if (next_outbox - now_ms() < timeout)
+			timeout = (int)(next_outbox - now_ms());
+		sig = wait_event(w, sfd, timeout < 0 ? 0 : timeout);
 		if (sig == SIGTERM || sig == SIGINT) {
 			eccr_info("signal %d: stopping", sig);
 			return 0;
@@ -95,6 +132,42 @@ static int serve(struct worker *w, const sigset_t *set, bool once)
 		if (sig == SIGHUP)
 			eccr_notice("SIGHUP: configuration reload is not supported yet; restart instead");
 	}
+}
+
+static int setup(struct worker *w, const char *cfgpath, bool once)
+{
+	char err[ECCR_CONFIG_ERRLEN], host[64];
+	bool failed = false;
+
+	if (eccr_config_defaults(&w->cfg) != 0 ||
+	    eccr_config_load(&w->cfg, eccr_config_path(cfgpath), err, sizeof err) != 0) {
+		eccr_err("%s", err);
+		return -1;
+	}
+	eccr_log_init("eccr-worker", w->cfg.log.target, w->cfg.log.level);
+	if (eccr_outbox_register() != 0 || jobs_register() != 0 ||
+	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
+		eccr_err("%s", err);
+		return -1;
+	}
+	if (gethostname(host, sizeof host) != 0)
+		strcpy(host, "localhost");
+	host[sizeof host - 1] = '\0';
+	snprintf(w->id, sizeof w->id, "%s:%ld", host, (long)getpid());
+	if ((w->db = eccr_db_new(w->cfg.database.conninfo, "eccr-worker")) == NULL)
+		return -1;
+	if (once)
+		return 0;
+	if ((w->dispatch = eccr_dispatch_start(&w->cfg, &w->plugins)) == NULL) {
+		eccr_err("cannot start the event dispatcher");
+		return -1;
+	}
+	w->jobs = jobs_start(&w->cfg, &w->plugins, w->dispatch, w->id, &failed);
+	if (failed) {
+		eccr_err("cannot start the job processor");
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -108,10 +181,9 @@ int main(int argc, char **argv)
 	};
 	static struct worker w;
 	const char *cfgpath = NULL;
-	char err[ECCR_CONFIG_ERRLEN];
-	bool once = false;
+	bool once = false, clean = true;
 	sigset_t set;
-	int c, rc;
+	int c, rc, sfd;
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -132,28 +204,30 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		eccr_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
 
-	if (eccr_config_defaults(&w.cfg) != 0 ||
-	    eccr_config_load(&w.cfg, eccr_config_path(cfgpath), err, sizeof err) != 0) {
-		eccr_err("%s", err);
-		eccr_config_free(&w.cfg);
-		return 1;
-	}
-	eccr_log_init("eccr-worker", w.cfg.log.target, w.cfg.log.level);
-	if (eccr_outbox_register() != 0 ||
-	    eccr_plugins_load(&w.plugins, &w.cfg, err, sizeof err) != 0) {
-		eccr_err("%s", err);
-		eccr_config_free(&w.cfg);
-		return 1;
-	}
-	if ((w.db = eccr_db_new(w.cfg.database.conninfo, "eccr-worker")) == NULL) {
-		eccr_err("out of memory");
+	if (setup(&w, cfgpath, once) != 0) {
 		rc = 1;
+	} else if (once) {
+		rc = outbox_round(&w) < 0 ? 1 : 0;
 	} else {
-		rc = serve(&w, &set, once);
+		rc = serve(&w, sfd);
+		clean = jobs_stop(w.jobs, STOP_DEADLINE_MS);
+		w.jobs = NULL;
 	}
+	if (!clean) {
+		/* Handlers still run in their threads: leave without tearing
+		 * down what they use; their jobs are back in the queue. */
+		eccr_dispatch_stop(w.dispatch);
+		return rc;
+	}
+	eccr_dispatch_stop(w.dispatch);
 	eccr_db_free(w.db);
 	eccr_plugins_unload(&w.plugins);
 	eccr_config_free(&w.cfg);
+	close(sfd);
 	return rc;
 }

@@ -50,7 +50,7 @@ SERVER_EXTRA="max_body_bytes = 262144" write_config eccr_test <<EOC
 
 [plugins]
 dir = $STACK_DIR/plugins
-load = activity-pg, sink-jsonl, sink-flaky, sink-dead
+load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop
 
 [plugin.sink-jsonl]
 path = $STACK_DIR/events.jsonl
