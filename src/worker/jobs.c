@@ -123,7 +123,7 @@ static struct eccr_stmt st_progress = {
 static struct eccr_stmt st_started = {
 	.sql = "INSERT INTO events (type, actor_id, resource_type, resource_id, data)"
 	       " VALUES ('job_processor_started', 'system', 'worker', $1,"
-	       "  jsonb_build_object('worker_id', $1, 'poll_interval_ms', $2::int,"
+	       "  jsonb_build_object('worker_id', $1::text, 'poll_interval_ms', $2::int,"
 	       "  'max_concurrent', $3::int)) RETURNING id",
 	.nparams = 3,
 };

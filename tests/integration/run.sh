@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/integration/run.sh BUILD_DIR - run the integration suite against a
+# tests/integration/run.sh BUILD_DIR [NAME] - run the integration suite against a
 # real PostgreSQL and a real lighttpd + eccr-fcgi, all started here in a
 # temporary directory on loopback ports nobody else uses, and all stopped
 # again however the run ends.  Fails if a sanitizer reported anything.
@@ -18,6 +18,8 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_pa
 cleanup() {
 	rc=$?
 	worker_stop
+	# Workers the tests started and left behind.
+	pkill -TERM -f "$BUILD/src/worker/eccr-worker" 2>/dev/null || true
 	lighttpd_stop
 	pg_stop
 	if ls "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >/dev/null 2>&1; then
@@ -74,6 +76,9 @@ retry_max_ms = 800
 
 [worker]
 poll_interval_ms = 100
+lease_s = 2
+retry_base_ms = 200
+retry_max_ms = 1000
 EOC
 migrate >/dev/null
 lighttpd_start
@@ -91,10 +96,13 @@ export ECCR_SRCDIR="$SRC"
 export ECCR_TEST_STACK_DIR="$STACK_DIR"
 export ECCR_TEST_BUILD="$BUILD"
 export ECCR_TEST_WORKER="$BUILD/src/worker/eccr-worker"
+export ECCR_TEST_WORKER_PID="$WORKER_PID"
 
 failed=0
+only=${2:-}
 for t in "$BUILD"/tests/integration/test_*; do
 	[ -x "$t" ] && [ -f "$t" ] || continue
+	[ -z "$only" ] || [ "$(basename "$t")" = "$only" ] || continue
 	echo "integration: $(basename "$t")"
 	# One test at a time: the outage suite stops the shared PostgreSQL.
 	"$t" --jobs=1 2>&1 | tee -a "$STACK_DIR/tests.log" || failed=1
