@@ -15,6 +15,7 @@
 #include "http.h"
 #include "plugins.h"
 #include "router.h"
+#include "storage.h"
 
 struct eccr_app {
 	struct eccr_config cfg;
@@ -25,6 +26,7 @@ struct eccr_app {
 	struct eccr_path api_prefix, mount_prefix;
 	struct eccr_plugins plugins;
 	struct eccr_dispatch *dispatch;   /* NULL when no sink is loaded */
+	struct eccr_storage *storage;
 };
 
 #define ECCR_USER_CACHE 64
@@ -88,9 +90,17 @@ void eccr_episodes_delete(struct eccr_ctx *c);
 void eccr_activity_list(struct eccr_ctx *c);
 void eccr_activity_episode(struct eccr_ctx *c);
 void eccr_activity_stats(struct eccr_ctx *c);
+void eccr_job_types(struct eccr_ctx *c);
+void eccr_jobs_list(struct eccr_ctx *c);
+void eccr_jobs_create(struct eccr_ctx *c);
+void eccr_jobs_get(struct eccr_ctx *c);
+void eccr_jobs_retry(struct eccr_ctx *c);
+void eccr_jobs_cancel(struct eccr_ctx *c);
 
 int eccr_episodes_register(void);
 int eccr_episodes_list_register(void);
+int eccr_jobs_register(void);
+int eccr_jobs_list_register(void);
 int eccr_health_register(void);
 
 #endif

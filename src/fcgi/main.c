@@ -90,6 +90,10 @@ static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_
 		eccr_err("%s", err);
 		return -1;
 	}
+	if ((a->storage = eccr_storage_new(&a->cfg, err, sizeof err)) == NULL) {
+		eccr_err("%s", err);
+		return -1;
+	}
 	if (FCGX_Init() != 0) {
 		eccr_err("FCGX_Init failed");
 		return -1;
@@ -116,6 +120,7 @@ static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_
 static void app_fini(struct eccr_app *a)
 {
 	eccr_plugins_unload(&a->plugins);
+	eccr_storage_free(a->storage);
 	eccr_auth_free(a->auth);
 	eccr_buf_free(&a->api_prefix_buf);
 	eccr_buf_free(&a->mount_prefix_buf);

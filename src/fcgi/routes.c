@@ -1,6 +1,7 @@
 /* routes.c - every route eccr-fcgi answers.  API routes are relative to
  * server.base_path, root routes to server.mount_path. */
 #include "app.h"
+#include "files.h"
 
 #define H(fn) ((void *)(fn))
 
@@ -13,7 +14,23 @@ const struct eccr_route eccr_api_routes[] = {
 	{ ECCR_DELETE, "episodes/{}", H(eccr_episodes_delete), "episodes.delete" },
 	{ ECCR_GET, "episodes/{}/activity", H(eccr_activity_episode), "activity.episode" },
 	{ ECCR_GET, "activity", H(eccr_activity_list), "activity.list" },
+	{ ECCR_GET, "episodes/{}/files", H(eccr_files_list), "files.list" },
+	{ ECCR_POST, "episodes/{}/files", H(eccr_files_upload), "files.upload" },
+	{ ECCR_POST, "episodes/{}/files/uploads", H(eccr_files_direct), "files.direct" },
+	{ ECCR_GET, "files/{}", H(eccr_files_get), "files.get" },
+	{ ECCR_DELETE, "files/{}", H(eccr_files_delete), "files.delete" },
+	{ ECCR_GET, "files/{}/url", H(eccr_files_url), "files.url" },
+	{ ECCR_POST, "files/{}/complete", H(eccr_files_complete), "files.complete" },
+	/* Signed URLs instead of bearer tokens: see files_content.c. */
+	{ ECCR_GET, "files/{}/content", H(eccr_files_content_get), "public.files.content" },
+	{ ECCR_PUT, "files/{}/content", H(eccr_files_content_put), "public.files.upload" },
 	{ ECCR_GET, "activity/stats", H(eccr_activity_stats), "activity.stats" },
+	{ ECCR_GET, "job-types", H(eccr_job_types), "jobs.types" },
+	{ ECCR_GET, "jobs", H(eccr_jobs_list), "jobs.list" },
+	{ ECCR_POST, "jobs", H(eccr_jobs_create), "jobs.create" },
+	{ ECCR_GET, "jobs/{}", H(eccr_jobs_get), "jobs.get" },
+	{ ECCR_POST, "jobs/{}/retry", H(eccr_jobs_retry), "jobs.retry" },
+	{ ECCR_POST, "jobs/{}/cancel", H(eccr_jobs_cancel), "jobs.cancel" },
 };
 const size_t eccr_api_nroutes = sizeof eccr_api_routes / sizeof eccr_api_routes[0];
 

@@ -350,3 +350,47 @@ void eccr_resp_send(struct eccr_req *r)
 	if (r->out.len && r->method != ECCR_HEAD && r->status != 204)
 		FCGX_PutStr(r->out.p, (int)r->out.len, o);
 }
+
+int eccr_req_read_chunk(struct eccr_req *r, char *buf, int n)
+{
+	int got = FCGX_GetStr(buf, n, r->fcgx->in);
+
+	return got < 0 ? 0 : got;
+}
+
+void eccr_resp_stream_begin(struct eccr_req *r, int status, const char *content_type,
+    int64_t length)
+{
+	FCGX_Stream *o = r->fcgx->out;
+	char head[512];
+	int n;
+
+	r->sent = true;
+	r->status = status;
+	n = snprintf(head, sizeof head, "Status: %d %s\r\n", status, eccr_status_text(status));
+	FCGX_PutStr(head, n, o);
+	if (r->headers.len)
+		FCGX_PutStr(r->headers.p, (int)r->headers.len, o);
+	if (content_type != NULL) {
+		n = snprintf(head, sizeof head, "Content-Type: %s\r\n", content_type);
+		FCGX_PutStr(head, n, o);
+	}
+	if (length >= 0) {
+		n = snprintf(head, sizeof head, "Content-Length: %lld\r\n", (long long)length);
+		FCGX_PutStr(head, n, o);
+	}
+	FCGX_PutStr("\r\n", 2, o);
+}
+
+int eccr_resp_stream_write(struct eccr_req *r, const char *data, size_t n)
+{
+	while (n > 0) {
+		int chunk = n > (1 << 20) ? (1 << 20) : (int)n;
+
+		if (FCGX_PutStr(data, chunk, r->fcgx->out) != chunk)
+			return -1;
+		data += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}

@@ -69,6 +69,10 @@ enum eccr_body_err { ECCR_BODY_OK, ECCR_BODY_TOO_LARGE, ECCR_BODY_IO };
 /* Read the request body into r->body, at most max bytes. */
 enum eccr_body_err eccr_req_read_body(struct eccr_req *r, int64_t max);
 
+/* Streamed request bodies (uploads): up to n bytes into buf; returns the
+ * count, 0 at the end of the body. */
+int eccr_req_read_chunk(struct eccr_req *r, char *buf, int n);
+
 /* Content-Type is application/json (or +json), parameters ignored. */
 bool eccr_req_is_json(const struct eccr_req *r);
 
@@ -85,6 +89,14 @@ void eccr_problem(struct eccr_req *r, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 400 validation_failed with the collected errors. */
 void eccr_problem_valid(struct eccr_req *r, const struct eccr_valid *v);
+/* Streamed responses (file content): write the status, the headers added
+ * so far, Content-Type and (when length >= 0) Content-Length now; the body
+ * follows with eccr_resp_stream_write, which returns -1 once the client is
+ * gone.  eccr_resp_send then does nothing. */
+void eccr_resp_stream_begin(struct eccr_req *r, int status, const char *content_type,
+    int64_t length);
+int eccr_resp_stream_write(struct eccr_req *r, const char *data, size_t n);
+
 /* Write everything to the FastCGI stream (once). */
 void eccr_resp_send(struct eccr_req *r);
 

@@ -3,7 +3,10 @@
  * The settings are process globals written once by eccr_log_init() before
  * any thread starts and only read afterwards.  Each stderr line is built
  * in a stack buffer and written with one write(2), so lines from several
- * threads never interleave. */
+ * threads never interleave (POSIX makes a write of up to PIPE_BUF bytes to
+ * a pipe atomic, and a single write to a file or tty is not split by
+ * other writers in practice). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,9 +14,12 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "util.h"
 
-static const char *log_ident = "eccr";
+#define LINE_MAX_BYTES 2048
+#define IDENT_MAX 64
+
+/* openlog() keeps the ident pointer, so keep our own copy. */
+static char log_ident[IDENT_MAX] = "eccr";
 static enum eccr_log_target log_target = ECCR_LOG_STDERR;
 static int log_level = LOG_INFO;
 
@@ -25,56 +31,87 @@ static const char *const level_names[] = {
 
 void eccr_log_init(const char *ident, enum eccr_log_target target, int level)
 {
-	log_ident = ident;
+	snprintf(log_ident, sizeof log_ident, "%s",
+	    ident != NULL && ident[0] != '\0' ? ident : "eccr");
 	log_target = target;
 	log_level = level;
 	if (target == ECCR_LOG_SYSLOG)
-		openlog(ident, LOG_PID, LOG_DAEMON);
+		openlog(log_ident, LOG_PID, LOG_DAEMON);
 }
 
 int eccr_log_level_from_name(const char *name)
 {
 	int i;
 
+	if (name == NULL)
+		return -1;
+	/* Only the names eccr.conf accepts for log.level. */
 	for (i = LOG_ERR; i <= LOG_DEBUG; i++)
 		if (strcmp(name, level_names[i]) == 0)
 			return i;
 	return -1;
 }
 
-void eccr_vlog(int priority, const char *fmt, va_list ap)
+/* "2026-11-25T10:00:00.123Z " into out; returns its length. */
+static size_t timestamp(char *out, size_t outlen)
 {
-	char line[2048], ts[25];
 	struct timespec now;
+	struct tm tm;
 	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (gmtime_r(&now.tv_sec, &tm) == NULL)
+		return 0;
+	n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n == 0)
+		return 0;
+	snprintf(out + n, outlen - n, ".%03ldZ ", now.tv_nsec / 1000000L);
+	return strlen(out);
+}
+
+static void write_stderr(int priority, int saved_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void write_stderr(int priority, int saved_errno, const char *fmt, va_list ap)
+{
+	char line[LINE_MAX_BYTES];
+	size_t n, room = sizeof line - 1;       /* keep one byte for '\n' */
 	int k;
 
-	if (priority > log_level)
-		return;
-	if (log_target == ECCR_LOG_SYSLOG) {
-		vsyslog(priority, fmt, ap);
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	eccr_rfc3339_ms(&now, ts);
-	k = snprintf(line, sizeof line, "%s %s[%ld] %s: ", ts, log_ident, (long)getpid(),
-	    level_names[priority & LOG_PRIMASK]);
-	n = k < 0 ? 0 : (size_t)k;
-	if (n < sizeof line) {
-		k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+	n = timestamp(line, room);
+	k = snprintf(line + n, room - n, "%s[%ld] %s: ", log_ident, (long)getpid(),
+	    level_names[priority]);
+	n += k < 0 ? 0 : (size_t)k;
+	if (n < room) {
+		errno = saved_errno;    /* for %m */
+		k = vsnprintf(line + n, room - n, fmt, ap);
 		n += k < 0 ? 0 : (size_t)k;
 	}
-	if (n >= sizeof line - 1) {
-		n = sizeof line - 1;
-		memcpy(line + n - 4, "...", 3);
+	if (n >= room) {
+		n = room - 1;           /* vsnprintf's NUL was at room - 1 */
+		memcpy(line + n - 3, "...", 3);
 	}
-	/* Strip a trailing newline the message may carry (libpq's do). */
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\0'))
+	/* A message may carry its own newline (libpq's do). */
+	while (n > 0 && line[n - 1] == '\n')
 		n--;
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0) {
 		/* Nowhere left to report it. */
 	}
+}
+
+void eccr_vlog(int priority, const char *fmt, va_list ap)
+{
+	int saved = errno;      /* callers log, then look at errno */
+
+	priority &= LOG_PRIMASK;
+	if (priority > log_level)
+		return;
+	if (log_target == ECCR_LOG_SYSLOG)
+		vsyslog(priority, fmt, ap);
+	else
+		write_stderr(priority, saved, fmt, ap);
+	errno = saved;
 }
 
 void eccr_log(int priority, const char *fmt, ...)

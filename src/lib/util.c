@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,6 +222,26 @@ bool eccr_uuid_normalize(const char *s, char out[37])
 		return false;
 	for (i = 0; i < 36; i++)
 		out[i] = (s[i] >= 'A' && s[i] <= 'F') ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[36] = '\0';
+	return true;
+}
+
+bool eccr_uuid_v4(char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	size_t i, o = 0;
+
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+		return false;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
 	out[36] = '\0';
 	return true;
 }

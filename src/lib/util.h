@@ -39,6 +39,8 @@ bool eccr_has_control(const char *s, size_t n);
  * lower-cased into out[37]; returns false when s is not a UUID. */
 bool eccr_uuid_valid(const char *s);
 bool eccr_uuid_normalize(const char *s, char out[37]);
+/* A random (version 4) UUID from getrandom(2); false if that failed. */
+bool eccr_uuid_v4(char out[37]);
 
 /* RFC 4648 base64url without padding.  encode: out needs
  * eccr_b64url_len(n)+1 bytes.  decode returns the length or -1 (bad

@@ -26,6 +26,8 @@
 #include "log.h"
 #include "outbox.h"
 #include "plugins.h"
+#include "storage.h"
+#include "storage_gc.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -40,6 +42,7 @@ struct worker {
 	struct eccr_db *db;
 	struct eccr_dispatch *dispatch;
 	struct jobs *jobs;
+	struct eccr_storage *storage;
 	char id[128];
 	bool down;          /* database unreachable: logged once */
 };
@@ -79,6 +82,7 @@ static long outbox_round(struct worker *w)
 	if (w->down)
 		eccr_notice("database reachable again");
 	w->down = false;
+	storage_gc_round(w->db, w->storage);
 	if (a.events + b.events > 0)
 		eccr_debug("delivered %zu stale events, %zu retries (%zu ok, %zu retry, %zu dead)",
 		    a.events, b.events, a.ok + b.ok, a.retry + b.retry, a.dead + b.dead);
@@ -145,7 +149,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 		return -1;
 	}
 	eccr_log_init("eccr-worker", w->cfg.log.target, w->cfg.log.level);
-	if (eccr_outbox_register() != 0 || jobs_register() != 0 ||
+	if (eccr_outbox_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
 	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
 		eccr_err("%s", err);
 		return -1;
@@ -156,6 +160,8 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	snprintf(w->id, sizeof w->id, "%s:%ld", host, (long)getpid());
 	if ((w->db = eccr_db_new(w->cfg.database.conninfo, "eccr-worker")) == NULL)
 		return -1;
+	if ((w->storage = eccr_storage_new(&w->cfg, err, sizeof err)) == NULL)
+		eccr_warn("%s: stored objects of deleted files will not be removed", err);
 	if (once)
 		return 0;
 	if ((w->dispatch = eccr_dispatch_start(&w->cfg, &w->plugins)) == NULL) {
@@ -225,6 +231,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	eccr_dispatch_stop(w.dispatch);
+	eccr_storage_free(w.storage);
 	eccr_db_free(w.db);
 	eccr_plugins_unload(&w.plugins);
 	eccr_config_free(&w.cfg);

@@ -58,6 +58,12 @@ struct resp *http(const char *method, const char *path, const char *token,
 		h = curl_slist_append(h, line);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
+	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+	    strcmp(method, "PATCH") == 0) {
+		/* An empty body with Content-Length: 0, as clients send; without
+		 * it lighttpd answers 411 Length Required. */
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
 	h = curl_slist_append(h, "Expect:");
 	if (extra_header != NULL)

@@ -48,7 +48,7 @@ plugins_dir_setup sink-dead=sink-flaky
 touch "$STACK_DIR/sink-dead.fail"
 # Every sink the pipeline tests watch, with short retry delays so retries
 # and the worker's sweep happen within a test's patience.
-SERVER_EXTRA="max_body_bytes = 262144" write_config eccr_test <<EOC
+STORAGE_EXTRA="max_upload_bytes = 1048576" SERVER_EXTRA="max_body_bytes = 262144" write_config eccr_test <<EOC
 
 [plugins]
 dir = $STACK_DIR/plugins

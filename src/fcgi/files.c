@@ -1,0 +1,772 @@
+/* files.c - the files API: uploads (raw or multipart, streamed to storage
+ * with the sha256 computed on the way), direct uploads, metadata, signed
+ * download URLs and deletion.  The bytes themselves are served by
+ * files_content.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "files.h"
+#include "log.h"
+#include "multipart.h"
+#include "storage.h"
+
+#define IO_CHUNK 65536
+#define FORM_FIELDS_MAX 65536   /* bytes of non-file parts we will skip */
+#define LIST_MAX 200
+
+static struct eccr_stmt st_episode = {
+	.sql = "SELECT 1 FROM episodes WHERE id = $1::uuid",
+	.nparams = 1, .flags = ECCR_STMT_READ,
+};
+
+/* The file_uploaded event of a ready file (a direct upload is announced
+ * when it completes). */
+#define FILE_EVENT(type, src) \
+	" ev AS (INSERT INTO events (type, actor_id, actor_name, resource_type, resource_id," \
+	"        episode_id, data)" \
+	"  SELECT '" type "', $8, NULLIF($9, ''), 'file', " src ".id::text, " src ".episode_id," \
+	"   jsonb_build_object('file_id', " src ".id, 'name', " src ".name, 'size_bytes'," \
+	"   " src ".size_bytes, 'content_type', " src ".content_type, 'sha256', " src ".sha256)" \
+	"  FROM " src " WHERE " src ".status = 'ready' RETURNING id)"
+
+/* $1 id $2 episode $3 name $4 type $5 size $6 sha256 $7 key $8 actor $9 name $10 status */
+static struct eccr_stmt st_insert = {
+	.sql =
+	"WITH ins AS (INSERT INTO files (id, episode_id, name, content_type, size_bytes, sha256,"
+	"             status, storage_key, created_by)"
+	"  SELECT $1::uuid, $2::uuid, $3, $4, $5::bigint, $6, $10, $7, $8"
+	"  WHERE EXISTS (SELECT 1 FROM episodes WHERE id = $2::uuid) RETURNING *),"
+	FILE_EVENT("file_uploaded", "ins")
+	"SELECT eccr_file_json(ins), (SELECT id FROM ev) FROM ins",
+	.nparams = 10,
+};
+
+static struct eccr_stmt st_get = {
+	.sql = "SELECT eccr_file_json(f), f.status, f.storage_key, f.size_bytes, f.name,"
+	       " f.created_by, f.content_type, f.episode_id FROM files f WHERE f.id = $1::uuid",
+	.nparams = 1, .flags = ECCR_STMT_READ,
+};
+
+/* Keyset over (created_at, id); the cursor carries created_at in epoch
+ * microseconds, rebuilt exactly with interval arithmetic. */
+static struct eccr_stmt st_list = {
+	.sql = "SELECT eccr_file_json(f),"
+	       " (extract(epoch FROM f.created_at) * 1000000)::bigint::text || '.' || f.id::text"
+	       " FROM files f WHERE f.episode_id = $1::uuid AND ($2::bigint IS NULL OR"
+	       "  (f.created_at, f.id) > ('epoch'::timestamptz + $2::bigint * interval '1 microsecond',"
+	       "   $3::uuid))"
+	       " ORDER BY f.created_at, f.id LIMIT $4::int",
+	.nparams = 4, .flags = ECCR_STMT_READ,
+};
+
+static struct eccr_stmt st_delete = {
+	.sql =
+	"WITH cur AS (SELECT * FROM files WHERE id = $1::uuid FOR UPDATE),"
+	" del AS (DELETE FROM files f USING cur WHERE f.id = cur.id"
+	"         AND ($2::bool OR cur.created_by = $3) RETURNING f.*),"
+	" ev AS (INSERT INTO events (type, actor_id, actor_name, resource_type, resource_id,"
+	"        episode_id, data)"
+	"  SELECT 'file_deleted', $3, NULLIF($4, ''), 'file', del.id::text, del.episode_id,"
+	"   jsonb_build_object('file_id', del.id, 'name', del.name) FROM del RETURNING id)"
+	"SELECT (SELECT count(*) FROM del), (SELECT id FROM ev) FROM cur",
+	.nparams = 4,
+};
+
+static struct eccr_stmt st_download = {
+	.sql =
+	"INSERT INTO events (type, actor_id, actor_name, resource_type, resource_id, episode_id, data)"
+	" SELECT 'file_download', $2, NULLIF($3, ''), 'file', f.id::text, f.episode_id,"
+	"  jsonb_build_object('file_id', f.id, 'name', f.name, 'expires_at', $4::text)"
+	" FROM files f WHERE f.id = $1::uuid AND f.status = 'ready' RETURNING id",
+	.nparams = 4,
+};
+
+/* $1 id $2 sha256 $3 size $4 actor $5 actor name */
+static struct eccr_stmt st_complete = {
+	.sql =
+	"WITH cur AS (SELECT * FROM files WHERE id = $1::uuid FOR UPDATE),"
+	" u AS (UPDATE files f SET status = 'ready', sha256 = $2, updated_at = now() FROM cur"
+	"       WHERE f.id = cur.id AND cur.status = 'pending' AND cur.size_bytes = $3::bigint"
+	"       RETURNING f.*),"
+	" ev AS (INSERT INTO events (type, actor_id, actor_name, resource_type, resource_id,"
+	"        episode_id, data)"
+	"  SELECT 'file_uploaded', $4, NULLIF($5, ''), 'file', u.id::text, u.episode_id,"
+	"   jsonb_build_object('file_id', u.id, 'name', u.name, 'size_bytes', u.size_bytes,"
+	"   'content_type', u.content_type, 'sha256', u.sha256) FROM u RETURNING id)"
+	"SELECT (SELECT eccr_file_json(u) FROM u), (SELECT id FROM ev) FROM cur",
+	.nparams = 5,
+};
+
+int eccr_files_register(void)
+{
+	struct eccr_stmt *all[] = { &st_episode, &st_insert, &st_get, &st_list, &st_delete,
+		&st_download, &st_complete };
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (eccr_db_register(all[i]) != 0)
+			return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ shared */
+
+bool file_name_valid(const char *s, size_t n)
+{
+	if (n < 1 || n > FILE_NAME_MAX || eccr_utf8_len(s, n) < 0 || eccr_has_control(s, n))
+		return false;
+	if (memchr(s, '/', n) || memchr(s, '\\', n) || memchr(s, '\0', n))
+		return false;
+	return !((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'));
+}
+
+bool file_content_type_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 3 || n > 127 || strchr(s, '/') == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+bool file_url_signature(const struct eccr_config *cfg, const char *method,
+    const char *file_id, int64_t expires, char out[44])
+{
+	unsigned char mac[32];
+	unsigned int maclen = 0;
+	char msg[128];
+	int n;
+
+	if (cfg->storage.url_secret == NULL)
+		return false;
+	n = snprintf(msg, sizeof msg, "%s\n%s\n%lld", method, file_id, (long long)expires);
+	if (HMAC(EVP_sha256(), cfg->storage.url_secret, (int)cfg->storage.url_secret_len,
+	    (const unsigned char *)msg, (size_t)n, mac, &maclen) == NULL || maclen != 32)
+		return false;
+	eccr_b64url_encode(mac, 32, out);
+	return true;
+}
+
+void file_signed_url(struct eccr_ctx *c, const char *method, const char *file_id,
+    int64_t expires, struct eccr_buf *out)
+{
+	char sig[44];
+
+	file_url_signature(&c->app->cfg, method, file_id, expires, sig);
+	eccr_buf_printf(out, "%s%s/files/%s/content?expires=%lld&signature=%s",
+	    c->app->cfg.server.public_url, c->app->cfg.server.base_path, file_id,
+	    (long long)expires, sig);
+}
+
+static bool episode_exists(struct eccr_ctx *c, const char *id)
+{
+	const char *p[1] = { id };
+	PGresult *res;
+	enum eccr_db_err e = eccr_db_exec(c->db, &st_episode, p, &res);
+	bool found;
+
+	if (e != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return false;
+	}
+	found = PQntuples(res) > 0;
+	PQclear(res);
+	if (!found)
+		eccr_problem(&c->req, 404, "not_found", "episode %s not found", id);
+	return found;
+}
+
+/* ------------------------------------------------------------ uploads */
+
+struct upload {
+	struct eccr_ctx *c;
+	struct eccr_storage_writer *w;
+	EVP_MD_CTX *sha;
+	int64_t size, max;
+	char key[ECCR_STORAGE_KEY_MAX];
+	char id[37], episode[37];
+	char name[FILE_NAME_MAX + 1];
+	char content_type[128];
+	/* multipart */
+	bool in_file, got_file;
+	int64_t skipped;
+	int status;              /* the problem to answer when the parse stopped */
+	const char *why;
+};
+
+static int upload_open(struct upload *u)
+{
+	int e = eccr_storage_writer_open(u->c->app->storage, u->key, &u->w);
+
+	if (e != 0) {
+		eccr_err("storage: cannot create an object: %s", strerror(e));
+		u->status = 503;
+		u->why = "storage is unavailable";
+		return -1;
+	}
+	return 0;
+}
+
+static int upload_data(struct upload *u, const char *data, size_t n)
+{
+	u->size += (int64_t)n;
+	if (u->size > u->max) {
+		u->status = 413;
+		u->why = "the file is larger than storage.max_upload_bytes";
+		return -1;
+	}
+	if (EVP_DigestUpdate(u->sha, data, n) != 1 || eccr_storage_write(u->w, data, n) != 0) {
+		u->status = 503;
+		u->why = "storage could not take the file";
+		return -1;
+	}
+	return 0;
+}
+
+static int on_part(void *user, enum eccr_mp_event ev, const struct eccr_mp_part *part,
+    const char *data, size_t n)
+{
+	struct upload *u = user;
+
+	switch (ev) {
+	case ECCR_MP_PART_BEGIN:
+		if (strcmp(part->name, "file") != 0)
+			return 0;
+		if (u->got_file) {
+			u->status = 400;
+			u->why = "the form has more than one part named \"file\"";
+			return -1;
+		}
+		u->got_file = u->in_file = true;
+		if (!file_name_valid(part->filename, strlen(part->filename))) {
+			u->status = 400;
+			u->why = "the file part needs a filename: 1 to 255 bytes of UTF-8 without "
+			    "'/', '\\\\' or control characters, not \".\" or \"..\"";
+			return -1;
+		}
+		snprintf(u->name, sizeof u->name, "%s", part->filename);
+		snprintf(u->content_type, sizeof u->content_type, "%s",
+		    part->content_type[0] ? part->content_type : "application/octet-stream");
+		if (!file_content_type_valid(u->content_type)) {
+			u->status = 400;
+			u->why = "the file part's Content-Type is not a valid media type";
+			return -1;
+		}
+		return upload_open(u);
+	case ECCR_MP_DATA:
+		if (u->in_file)
+			return upload_data(u, data, n);
+		if ((u->skipped += (int64_t)n) > FORM_FIELDS_MAX) {
+			u->status = 413;
+			u->why = "the form's other fields are too large";
+			return -1;
+		}
+		return 0;
+	case ECCR_MP_PART_END:
+		u->in_file = false;
+		return 0;
+	}
+	return -1;
+}
+
+/* Stream the body through the multipart parser into storage. */
+static bool read_multipart(struct upload *u, const char *ct)
+{
+	struct eccr_multipart *mp = malloc(sizeof *mp);
+	char *buf = malloc(IO_CHUNK);
+	bool ok = false;
+	int n;
+
+	if (mp == NULL || buf == NULL) {
+		u->status = 503;
+		u->why = "out of memory";
+	} else if (eccr_multipart_init(mp, ct, on_part, u) != 0) {
+		u->status = 400;
+		u->why = "multipart/form-data needs a boundary parameter of 1 to 70 characters";
+	} else {
+		while ((n = eccr_req_read_chunk(&u->c->req, buf, IO_CHUNK)) > 0)
+			if (eccr_multipart_feed(mp, buf, (size_t)n) != 0)
+				break;
+		if (u->status == 0 && (n > 0 || eccr_multipart_finish(mp) != 0)) {
+			u->status = 400;
+			u->why = mp->error;
+		} else if (u->status == 0 && !u->got_file) {
+			u->status = 400;
+			u->why = "the form has no part named \"file\"";
+		}
+		ok = u->status == 0;
+	}
+	free(mp);
+	free(buf);
+	return ok;
+}
+
+static bool read_raw(struct upload *u)
+{
+	char *buf = malloc(IO_CHUNK);
+	int n;
+
+	if (buf == NULL || upload_open(u) != 0) {
+		free(buf);
+		if (u->status == 0) {
+			u->status = 503;
+			u->why = "out of memory";
+		}
+		return false;
+	}
+	while ((n = eccr_req_read_chunk(&u->c->req, buf, IO_CHUNK)) > 0)
+		if (upload_data(u, buf, (size_t)n) != 0)
+			break;
+	free(buf);
+	return u->status == 0;
+}
+
+/* The name and type of a raw upload: ?name= and Content-Type. */
+static bool raw_meta(struct upload *u)
+{
+	struct eccr_ctx *c = u->c;
+	const char *ct = eccr_req_param(&c->req, "CONTENT_TYPE");
+	size_t len;
+	const char *name = eccr_query_get(&c->req, "name", &len);
+
+	if (name == NULL || !file_name_valid(name, len)) {
+		eccr_problem(&c->req, 400, "bad_request", "?name= must be 1 to 255 bytes of UTF-8 "
+		    "without '/', '\\' or control characters, not \".\" or \"..\"");
+		return false;
+	}
+	snprintf(u->name, sizeof u->name, "%.*s", (int)len, name);
+	snprintf(u->content_type, sizeof u->content_type, "%s",
+	    ct && *ct ? ct : "application/octet-stream");
+	if (!file_content_type_valid(u->content_type)) {
+		eccr_problem(&c->req, 415, "unsupported_media_type",
+		    "Content-Type must be a media type such as audio/mpeg");
+		return false;
+	}
+	return true;
+}
+
+static void store_row(struct upload *u)
+{
+	struct eccr_ctx *c = u->c;
+	unsigned char md[32];
+	char hex[65], size[24];
+	const char *p[10];
+	unsigned int mdlen = 0;
+	PGresult *res;
+	enum eccr_db_err e;
+
+	EVP_DigestFinal_ex(u->sha, md, &mdlen);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(size, sizeof size, "%lld", (long long)u->size);
+	p[0] = u->id; p[1] = u->episode; p[2] = u->name; p[3] = u->content_type;
+	p[4] = size; p[5] = hex; p[6] = u->key; p[7] = c->req.who.sub; p[8] = c->req.who.name;
+	p[9] = "ready";
+	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+	    (e = eccr_db_exec(c->db, &st_insert, p, &res)) != ECCR_DB_OK) {
+		eccr_storage_delete(c->app->storage, u->key);
+		eccr_db_problem(c, e);
+		return;
+	}
+	if (PQntuples(res) == 0) {      /* the episode went away meanwhile */
+		eccr_storage_delete(c->app->storage, u->key);
+		eccr_problem(&c->req, 404, "not_found", "episode %s not found", u->episode);
+	} else {
+		eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, u->id);
+		eccr_resp_json(&c->req, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		eccr_event_committed(c, res, 0, 1);
+	}
+	PQclear(res);
+}
+
+void eccr_files_upload(struct eccr_ctx *c)
+{
+	struct upload u = { .c = c };
+	const char *ct = eccr_req_param(&c->req, "CONTENT_TYPE");
+	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
+	bool multipart = ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0;
+	int64_t declared = -1;
+	bool ok;
+
+	if (!eccr_capture_uuid(c, 0, u.episode) || !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
+	    (!multipart && !raw_meta(&u)) || !eccr_no_unknown_query(c) ||
+	    !episode_exists(c, u.episode))
+		return;
+	u.max = c->app->cfg.storage.max_upload_bytes;
+	if (cl != NULL && *cl && eccr_parse_i64(cl, 0, INT64_MAX, &declared) && declared > u.max +
+	    (multipart ? FORM_FIELDS_MAX : 0)) {
+		eccr_problem(&c->req, 413, "payload_too_large",
+		    "the file is larger than storage.max_upload_bytes (%lld)", (long long)u.max);
+		return;
+	}
+	if (!eccr_uuid_v4(u.id) || !eccr_storage_key(u.episode, u.id, u.key) ||
+	    (u.sha = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(u.sha, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(u.sha);
+		eccr_problem(&c->req, 500, "internal", "cannot start the upload");
+		return;
+	}
+	ok = multipart ? read_multipart(&u, ct) : read_raw(&u);
+	if (ok && eccr_storage_commit(u.w) == 0) {
+		u.w = NULL;
+		store_row(&u);
+	} else {
+		eccr_storage_abort(u.w);
+		if (ok)
+			eccr_problem(&c->req, 503, "unavailable", "storage could not keep the file");
+		else if (u.status == 503)
+			eccr_problem(&c->req, 503, "unavailable", "%s", u.why);
+		else
+			eccr_problem(&c->req, u.status, u.status == 413 ? "payload_too_large" : "bad_request",
+			    "%s", u.why ? u.why : "the upload is malformed");
+	}
+	EVP_MD_CTX_free(u.sha);
+}
+
+/* ------------------------------------------------------------ metadata */
+
+static PGresult *load_file(struct eccr_ctx *c, const char *id)
+{
+	const char *p[1] = { id };
+	PGresult *res;
+	enum eccr_db_err e = eccr_db_exec(c->db, &st_get, p, &res);
+
+	if (e != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return NULL;
+	}
+	if (PQntuples(res) == 0) {
+		eccr_problem(&c->req, 404, "not_found", "file %s not found", id);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+void eccr_files_get(struct eccr_ctx *c)
+{
+	char id[37];
+	PGresult *res;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) || (res = load_file(c, id)) == NULL)
+		return;
+	eccr_resp_json(&c->req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+}
+
+/* Cursor: base64url("<epoch micros>.<uuid>"). */
+static bool parse_cursor(struct eccr_ctx *c, char *micros, char *uuid)
+{
+	const char *s = eccr_query_get(&c->req, "cursor", NULL);
+	unsigned char raw[80];
+	long n;
+	char *dot;
+
+	if (s == NULL)
+		return true;
+	n = eccr_b64url_decode(s, strlen(s), raw, sizeof raw - 1);
+	if (n > 0) {
+		raw[n] = '\0';
+		dot = strchr((char *)raw, '.');
+		if (dot != NULL && dot - (char *)raw <= 20 && dot > (char *)raw &&
+		    strspn((char *)raw, "0123456789") == (size_t)(dot - (char *)raw) &&
+		    eccr_uuid_normalize(dot + 1, uuid)) {
+			snprintf(micros, 24, "%.*s", (int)(dot - (char *)raw), (char *)raw);
+			return true;
+		}
+	}
+	eccr_problem(&c->req, 400, "bad_request", "the cursor is malformed");
+	return false;
+}
+
+void eccr_files_list(struct eccr_ctx *c)
+{
+	char ep[37], micros[24] = "", uuid[37] = "", limit[16], *cur;
+	const char *ls = NULL, *p[4];
+	int64_t n = 50;
+	PGresult *res;
+	enum eccr_db_err e;
+	struct eccr_buf *b = &c->scratch;
+	int i, rows;
+
+	if (!eccr_capture_uuid(c, 0, ep))
+		return;
+	ls = eccr_query_get(&c->req, "limit", NULL);
+	if (ls != NULL && !eccr_parse_i64(ls, 1, LIST_MAX, &n)) {
+		eccr_problem(&c->req, 400, "bad_request", "limit must be an integer from 1 to %d", LIST_MAX);
+		return;
+	}
+	if (!parse_cursor(c, micros, uuid) || !eccr_no_unknown_query(c) || !episode_exists(c, ep))
+		return;
+	snprintf(limit, sizeof limit, "%d", (int)n + 1);
+	p[0] = ep;
+	p[1] = micros[0] ? micros : NULL;
+	p[2] = micros[0] ? uuid : NULL;
+	p[3] = limit;
+	if ((e = eccr_db_exec(c->db, &st_list, p, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	rows = PQntuples(res);
+	eccr_buf_reset(b);
+	eccr_buf_adds(b, "{\"items\":[");
+	for (i = 0; i < rows && i < n; i++) {
+		eccr_buf_adds(b, i ? "," : "");
+		eccr_buf_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	}
+	if (rows > n) {
+		const char *k = PQgetvalue(res, (int)n - 1, 1);
+
+		if ((cur = malloc(eccr_b64url_len(strlen(k)) + 1)) != NULL) {
+			eccr_b64url_encode((const unsigned char *)k, strlen(k), cur);
+			eccr_buf_printf(b, "],\"next_cursor\":\"%s\"}", cur);
+			free(cur);
+		}
+	} else {
+		eccr_buf_adds(b, "],\"next_cursor\":null}");
+	}
+	PQclear(res);
+	eccr_resp_json(&c->req, 200, b->p, b->len);
+}
+
+void eccr_files_delete(struct eccr_ctx *c)
+{
+	char id[37];
+	const char *p[4];
+	PGresult *res;
+	enum eccr_db_err e;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR))
+		return;
+	p[0] = id;
+	p[1] = c->req.who.role == ECCR_ROLE_ADMIN ? "true" : "false";
+	p[2] = c->req.who.sub;
+	p[3] = c->req.who.name;
+	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+	    (e = eccr_db_exec(c->db, &st_delete, p, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	/* The object is queued for removal by a trigger; eccr-worker deletes it. */
+	if (PQntuples(res) == 0)
+		eccr_problem(&c->req, 404, "not_found", "file %s not found", id);
+	else if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
+		eccr_problem(&c->req, 403, "forbidden", "editors may delete their own uploads only");
+	else {
+		eccr_resp_empty(&c->req, 204);
+		eccr_event_committed(c, res, 0, 1);
+	}
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------ URLs */
+
+static bool expires_in(struct eccr_ctx *c, int64_t *out)
+{
+	const char *s = eccr_query_get(&c->req, "expires_in", NULL);
+
+	*out = URL_EXPIRES_DEFAULT;
+	if (s != NULL && !eccr_parse_i64(s, 1, URL_EXPIRES_MAX, out)) {
+		eccr_problem(&c->req, 400, "bad_request", "expires_in must be an integer from 1 to %d",
+		    URL_EXPIRES_MAX);
+		return false;
+	}
+	if (c->app->cfg.storage.url_secret == NULL) {
+		eccr_problem(&c->req, 503, "unavailable", "signed URLs are not configured "
+		    "(storage.url_secret_file)");
+		return false;
+	}
+	return true;
+}
+
+static void expiry_text(int64_t expires, char out[25])
+{
+	struct timespec ts = { (time_t)expires, 0 };
+
+	eccr_rfc3339_ms(&ts, out);
+}
+
+void eccr_files_url(struct eccr_ctx *c)
+{
+	char id[37], at[25];
+	const char *p[4];
+	int64_t ttl, expires;
+	PGresult *res;
+	enum eccr_db_err e;
+	struct eccr_buf *b = &c->scratch;
+
+	if (!eccr_capture_uuid(c, 0, id) || !expires_in(c, &ttl) || !eccr_no_unknown_query(c))
+		return;
+	expires = (int64_t)time(NULL) + ttl;
+	expiry_text(expires, at);
+	p[0] = id;
+	p[1] = c->req.who.sub;
+	p[2] = c->req.who.name;
+	p[3] = at;
+	/* One file_download event per URL issued (API.md). */
+	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+	    (e = eccr_db_exec(c->db, &st_download, p, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		if ((res = load_file(c, id)) != NULL) {
+			eccr_problem(&c->req, 409, "conflict", "file %s is not complete yet", id);
+			PQclear(res);
+		}
+		return;
+	}
+	eccr_buf_reset(b);
+	eccr_buf_adds(b, "{\"url\":\"");
+	file_signed_url(c, "GET", id, expires, b);
+	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
+	eccr_resp_json(&c->req, 200, b->p, b->len);
+	eccr_event_committed(c, res, 0, 0);
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------ direct uploads */
+
+void eccr_files_direct(struct eccr_ctx *c)
+{
+	static const char *const allowed[] = { "name", "content_type", "size_bytes", NULL };
+	struct eccr_valid v = { 0 };
+	char ep[37], id[37], key[ECCR_STORAGE_KEY_MAX], size[24], at[25];
+	const char *name = NULL, *type = NULL, *p[10];
+	size_t nlen = 0, tlen = 0;
+	int64_t bytes = 0, expires;
+	json_object *o;
+	PGresult *res;
+	enum eccr_db_err e;
+	struct eccr_buf *b = &c->scratch;
+
+	if (!eccr_capture_uuid(c, 0, ep) || !eccr_no_unknown_query(c) ||
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !eccr_read_json_object(c))
+		return;
+	eccr_json_only_fields(&v, c->body, allowed);
+	if (!json_object_object_get_ex(c->body, "name", &o))
+		eccr_valid_add(&v, "name", "is required");
+	else if (eccr_json_get_string(&v, "name", o, 1, FILE_NAME_MAX, false, &name, &nlen) &&
+	    !file_name_valid(name, nlen))
+		eccr_valid_add(&v, "name", "must be 1 to 255 bytes without '/' or '\\', "
+		    "not \".\" or \"..\"");
+	if (!json_object_object_get_ex(c->body, "content_type", &o))
+		eccr_valid_add(&v, "content_type", "is required");
+	else if (eccr_json_get_string(&v, "content_type", o, 3, 127, false, &type, &tlen) &&
+	    !file_content_type_valid(type))
+		eccr_valid_add(&v, "content_type", "must be a media type such as audio/mpeg");
+	if (!json_object_object_get_ex(c->body, "size_bytes", &o))
+		eccr_valid_add(&v, "size_bytes", "is required");
+	else
+		eccr_json_get_uint(&v, "size_bytes", o, c->app->cfg.storage.max_upload_bytes, &bytes);
+	if (v.n > 0) {
+		eccr_problem_valid(&c->req, &v);
+		return;
+	}
+	if (!expires_in(c, &expires))
+		return;
+	if (!eccr_uuid_v4(id) || !eccr_storage_key(ep, id, key)) {
+		eccr_problem(&c->req, 500, "internal", "cannot start the upload");
+		return;
+	}
+	snprintf(size, sizeof size, "%lld", (long long)bytes);
+	p[0] = id; p[1] = ep; p[2] = name; p[3] = type; p[4] = size; p[5] = NULL; p[6] = key;
+	p[7] = c->req.who.sub; p[8] = c->req.who.name; p[9] = "pending";
+	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+	    (e = eccr_db_exec(c->db, &st_insert, p, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		eccr_problem(&c->req, 404, "not_found", "episode %s not found", ep);
+		PQclear(res);
+		return;
+	}
+	expires += (int64_t)time(NULL);
+	expiry_text(expires, at);
+	eccr_buf_reset(b);
+	eccr_buf_adds(b, "{\"file\":");
+	eccr_buf_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	eccr_buf_adds(b, ",\"upload_url\":\"");
+	file_signed_url(c, "PUT", id, expires, b);
+	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
+	PQclear(res);
+	eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, id);
+	eccr_resp_json(&c->req, 201, b->p, b->len);
+}
+
+/* sha256 of a stored object, read back from local storage. */
+static bool object_sha256(struct eccr_ctx *c, const char *key, char hex[65])
+{
+	char path[4200], *buf;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *sha;
+	FILE *f;
+	size_t n;
+	bool ok;
+
+	if (eccr_storage_local_path(c->app->storage, key, path, sizeof path) != 0 ||
+	    (f = fopen(path, "re")) == NULL)
+		return false;
+	buf = malloc(IO_CHUNK);
+	sha = EVP_MD_CTX_new();
+	ok = buf != NULL && sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1;
+	while (ok && (n = fread(buf, 1, IO_CHUNK, f)) > 0)
+		ok = EVP_DigestUpdate(sha, buf, n) == 1;
+	ok = ok && !ferror(f) && EVP_DigestFinal_ex(sha, md, &mdlen) == 1;
+	fclose(f);
+	free(buf);
+	EVP_MD_CTX_free(sha);
+	for (unsigned i = 0; ok && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return ok;
+}
+
+void eccr_files_complete(struct eccr_ctx *c)
+{
+	char id[37], hex[65], size[24];
+	const char *p[9];
+	int64_t have = -1;
+	PGresult *res, *row;
+	enum eccr_db_err e;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || (row = load_file(c, id)) == NULL)
+		return;
+	if (strcmp(PQgetvalue(row, 0, 1), "pending") != 0) {
+		eccr_problem(&c->req, 409, "conflict", "file %s is already complete", id);
+	} else if (eccr_storage_stat(c->app->storage, PQgetvalue(row, 0, 2), &have) != 0 ||
+	    have != strtoll(PQgetvalue(row, 0, 3), NULL, 10)) {
+		eccr_problem(&c->req, 409, "conflict", have < 0 ? "nothing was uploaded for file %s" :
+		    "the uploaded object of file %s does not have the declared size", id);
+	} else if (!object_sha256(c, PQgetvalue(row, 0, 2), hex)) {
+		eccr_problem(&c->req, 503, "unavailable", "storage could not read the object");
+	} else {
+		snprintf(size, sizeof size, "%lld", (long long)have);
+		p[0] = id; p[1] = hex; p[2] = size; p[3] = c->req.who.sub; p[4] = c->req.who.name;
+		if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
+		    (e = eccr_db_exec(c->db, &st_complete, p, &res)) != ECCR_DB_OK) {
+			eccr_db_problem(c, e);
+		} else {
+			if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+				eccr_problem(&c->req, 409, "conflict", "file %s changed meanwhile", id);
+			else {
+				eccr_resp_json(&c->req, 200, PQgetvalue(res, 0, 0),
+				    (size_t)PQgetlength(res, 0, 0));
+				eccr_event_committed(c, res, 0, 1);
+			}
+			PQclear(res);
+		}
+	}
+	PQclear(row);
+}

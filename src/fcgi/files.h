@@ -1,0 +1,41 @@
+/* files.h - shared pieces of the files API (files.c, files_content.c). */
+#ifndef ECCR_FCGI_FILES_H
+#define ECCR_FCGI_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+
+#define FILE_NAME_MAX 255
+#define URL_EXPIRES_MAX 604800
+#define URL_EXPIRES_DEFAULT 900
+
+/* 1..255 bytes of UTF-8, no '/', '\\' or control characters, not "." or "..". */
+bool file_name_valid(const char *s, size_t n);
+/* A media type we are willing to store and send back: printable ASCII. */
+bool file_content_type_valid(const char *s);
+
+/* HMAC-SHA256 over "METHOD\nfile_id\nexpires" with storage.url_secret,
+ * base64url; out needs 44 bytes.  false when no secret is configured. */
+bool file_url_signature(const struct eccr_config *cfg, const char *method,
+    const char *file_id, int64_t expires, char out[44]);
+/* The signed content URL for a file. */
+void file_signed_url(struct eccr_ctx *c, const char *method, const char *file_id,
+    int64_t expires, struct eccr_buf *out);
+
+/* Handlers (files.c, files_content.c). */
+void eccr_files_upload(struct eccr_ctx *c);
+void eccr_files_list(struct eccr_ctx *c);
+void eccr_files_get(struct eccr_ctx *c);
+void eccr_files_delete(struct eccr_ctx *c);
+void eccr_files_url(struct eccr_ctx *c);
+void eccr_files_direct(struct eccr_ctx *c);
+void eccr_files_complete(struct eccr_ctx *c);
+void eccr_files_content_get(struct eccr_ctx *c);
+void eccr_files_content_put(struct eccr_ctx *c);
+int eccr_files_register(void);
+int eccr_files_content_register(void);
+
+#endif

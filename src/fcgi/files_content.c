@@ -1,0 +1,248 @@
+/* files_content.c - GET and PUT /files/{id}/content: the bytes of the local
+ * backend, behind a signed, expiring URL instead of a bearer token (so a
+ * browser or a player can follow it).  GET answers Range with 206 and can
+ * hand the sending to the web server (X-Sendfile, X-LIGHTTPD-send-file,
+ * X-Accel-Redirect); PUT is the local equivalent of a presigned S3 PUT. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "files.h"
+#include "log.h"
+#include "storage.h"
+
+#define IO_CHUNK 65536
+
+static struct eccr_stmt st_content = {
+	.sql = "SELECT f.status, f.storage_key, f.size_bytes, f.name, f.content_type"
+	       " FROM files f WHERE f.id = $1::uuid",
+	.nparams = 1, .flags = ECCR_STMT_READ,
+};
+
+int eccr_files_content_register(void)
+{
+	return eccr_db_register(&st_content);
+}
+
+/* expires and signature from the query; false with 403 queued. */
+static bool signature_ok(struct eccr_ctx *c, const char *method, const char *id)
+{
+	const char *exp = eccr_query_get(&c->req, "expires", NULL);
+	const char *sig = eccr_query_get(&c->req, "signature", NULL);
+	char want[44];
+	int64_t expires;
+
+	if (exp == NULL || sig == NULL || !eccr_parse_i64(exp, 0, INT64_MAX, &expires) ||
+	    !file_url_signature(&c->app->cfg, method, id, expires, want) ||
+	    strlen(sig) != strlen(want) || CRYPTO_memcmp(sig, want, strlen(want)) != 0) {
+		eccr_problem(&c->req, 403, "forbidden", "the URL's signature is not valid");
+		return false;
+	}
+	if (expires < (int64_t)time(NULL)) {
+		eccr_problem(&c->req, 403, "forbidden", "the URL has expired");
+		return false;
+	}
+	return true;
+}
+
+static PGresult *load(struct eccr_ctx *c, const char *id)
+{
+	const char *p[1] = { id };
+	PGresult *res;
+	enum eccr_db_err e = eccr_db_exec(c->db, &st_content, p, &res);
+
+	if (e != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return NULL;
+	}
+	if (PQntuples(res) == 0) {
+		eccr_problem(&c->req, 404, "not_found", "file %s not found", id);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* One "bytes=a-b", "bytes=a-" or "bytes=-n" range.  Returns 1 with
+ * [*from, *to] set, 0 to send the whole file (no or unsupported Range),
+ * -1 when it cannot be satisfied. */
+static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
+{
+	char a[24] = "", b[24] = "";
+	const char *dash;
+	int64_t x, y;
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return 0;
+	h += 6;
+	if ((dash = strchr(h, '-')) == NULL || dash - h > 20 || strlen(dash + 1) > 20)
+		return 0;
+	snprintf(a, sizeof a, "%.*s", (int)(dash - h), h);
+	snprintf(b, sizeof b, "%s", dash + 1);
+	if (a[0] == '\0') {                      /* the last n bytes */
+		if (!eccr_parse_i64(b, 1, INT64_MAX, &y))
+			return 0;
+		if (size == 0)
+			return -1;
+		*from = y >= size ? 0 : size - y;
+		*to = size - 1;
+		return 1;
+	}
+	if (!eccr_parse_i64(a, 0, INT64_MAX, &x))
+		return 0;
+	if (b[0] == '\0')
+		y = size - 1;
+	else if (!eccr_parse_i64(b, 0, INT64_MAX, &y) || y < x)
+		return 0;
+	if (x >= size)
+		return -1;
+	*from = x;
+	*to = y >= size ? size - 1 : y;
+	return 1;
+}
+
+/* attachment; filename*=UTF-8''percent-encoded (RFC 6266 / 8187). */
+static void content_disposition(struct eccr_ctx *c, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct eccr_buf b = { 0 };
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("!#$&+-.^_`|~", *p) != NULL) {
+			eccr_buf_addc(&b, (char)*p);
+		} else {
+			eccr_buf_addc(&b, '%');
+			eccr_buf_addc(&b, hex[*p >> 4]);
+			eccr_buf_addc(&b, hex[*p & 15]);
+		}
+	}
+	eccr_resp_header(&c->req, "Content-Disposition", "attachment; filename*=UTF-8''%s",
+	    b.p ? b.p : "");
+	eccr_buf_free(&b);
+}
+
+/* Hand the sending to the web server when configured. */
+static bool offload(struct eccr_ctx *c, const char *key, const char *path)
+{
+	switch (c->app->cfg.storage.sendfile) {
+	case ECCR_SENDFILE_X_SENDFILE:
+		eccr_resp_header(&c->req, "X-Sendfile", "%s", path);
+		return true;
+	case ECCR_SENDFILE_X_LIGHTTPD:
+		eccr_resp_header(&c->req, "X-LIGHTTPD-send-file", "%s", path);
+		return true;
+	case ECCR_SENDFILE_X_ACCEL:
+		/* nginx maps this internal location to storage.local_root. */
+		eccr_resp_header(&c->req, "X-Accel-Redirect", "/_eccr_files/%s", key);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void stream_file(struct eccr_ctx *c, int fd, const char *type, int64_t from, int64_t len,
+    int status)
+{
+	char *buf = malloc(IO_CHUNK);
+	ssize_t n;
+
+	eccr_resp_stream_begin(&c->req, status, type, len);
+	if (c->req.method == ECCR_HEAD || buf == NULL) {
+		free(buf);
+		return;
+	}
+	while (len > 0 && (n = pread(fd, buf, len < IO_CHUNK ? (size_t)len : IO_CHUNK, from)) > 0) {
+		if (eccr_resp_stream_write(&c->req, buf, (size_t)n) != 0)
+			break;           /* the client went away */
+		from += n;
+		len -= n;
+	}
+	free(buf);
+}
+
+void eccr_files_content_get(struct eccr_ctx *c)
+{
+	char id[37], path[4200];
+	int64_t size, from = 0, to = 0;
+	PGresult *res;
+	struct stat sb;
+	int fd, r;
+
+	if (!eccr_capture_uuid(c, 0, id) || !signature_ok(c, "GET", id) ||
+	    !eccr_no_unknown_query(c) || (res = load(c, id)) == NULL)
+		return;
+	if (strcmp(PQgetvalue(res, 0, 0), "ready") != 0 ||
+	    eccr_storage_local_path(c->app->storage, PQgetvalue(res, 0, 1), path, sizeof path) != 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		eccr_problem(&c->req, 404, "not_found", "file %s has no content", id);
+		PQclear(res);
+		return;
+	}
+	fstat(fd, &sb);
+	size = (int64_t)sb.st_size;
+	content_disposition(c, PQgetvalue(res, 0, 3));
+	eccr_resp_header(&c->req, "Accept-Ranges", "bytes");
+	if (offload(c, PQgetvalue(res, 0, 1), path)) {
+		/* The web server sends the bytes and answers Range itself. */
+		eccr_resp_stream_begin(&c->req, 200, PQgetvalue(res, 0, 4), -1);
+	} else if ((r = parse_range(eccr_req_param(&c->req, "HTTP_RANGE"), size, &from, &to)) < 0) {
+		eccr_resp_header(&c->req, "Content-Range", "bytes */%lld", (long long)size);
+		eccr_problem(&c->req, 416, "bad_request", "the range is outside the file");
+	} else if (r == 1) {
+		eccr_resp_header(&c->req, "Content-Range", "bytes %lld-%lld/%lld", (long long)from,
+		    (long long)to, (long long)size);
+		stream_file(c, fd, PQgetvalue(res, 0, 4), from, to - from + 1, 206);
+	} else {
+		stream_file(c, fd, PQgetvalue(res, 0, 4), 0, size, 200);
+	}
+	close(fd);
+	PQclear(res);
+}
+
+void eccr_files_content_put(struct eccr_ctx *c)
+{
+	struct eccr_storage_writer *w = NULL;
+	char id[37], *buf;
+	int64_t declared, got = 0;
+	PGresult *res;
+	int n, e = 0;
+
+	if (!eccr_capture_uuid(c, 0, id) || !signature_ok(c, "PUT", id) ||
+	    !eccr_no_unknown_query(c) || (res = load(c, id)) == NULL)
+		return;
+	declared = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0) {
+		eccr_problem(&c->req, 409, "conflict", "file %s is already complete", id);
+	} else if ((buf = malloc(IO_CHUNK)) == NULL ||
+	    (e = eccr_storage_writer_open(c->app->storage, PQgetvalue(res, 0, 1), &w)) != 0) {
+		free(buf);
+		eccr_problem(&c->req, 503, "unavailable", "storage is unavailable");
+	} else {
+		while (e == 0 && (n = eccr_req_read_chunk(&c->req, buf, IO_CHUNK)) > 0) {
+			got += n;
+			e = got > declared ? EFBIG : eccr_storage_write(w, buf, (size_t)n);
+		}
+		free(buf);
+		if (e == EFBIG) {
+			eccr_storage_abort(w);
+			eccr_problem(&c->req, 413, "payload_too_large",
+			    "the body is larger than the declared size_bytes (%lld)", (long long)declared);
+		} else if (e != 0 || eccr_storage_commit(w) != 0) {
+			if (e != 0)
+				eccr_storage_abort(w);
+			eccr_problem(&c->req, 503, "unavailable", "storage could not keep the file");
+		} else {
+			eccr_resp_empty(&c->req, 204);
+		}
+	}
+	PQclear(res);
+}

@@ -1,0 +1,344 @@
+/* Integration tests: the files API with the local backend, through
+ * lighttpd.  The harness sets storage.max_upload_bytes = 1 MiB, a
+ * url_secret_file and local_root = $STACK_DIR/files. */
+#include <criterion/criterion.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "util.h"
+
+static void new_episode(char id[37])
+{
+	struct resp *r = http_json("POST", "/episodes", tok_editor(), "{\"title\":\"with files\"}");
+
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, 37, "%s", resp_str(r, "id"));
+	resp_free(r);
+}
+
+static void sha256_hex(const char *data, size_t n, char out[65])
+{
+	unsigned char md[32];
+
+	SHA256((const unsigned char *)data, n, md);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static long files_on_disk(void)
+{
+	char cmd[1200], out[64];
+	FILE *p;
+
+	snprintf(cmd, sizeof cmd, "find %s/files -type f | wc -l", getenv("ECCR_TEST_STACK_DIR"));
+	p = popen(cmd, "r");
+	cr_assert_not_null(fgets(out, sizeof out, p));
+	pclose(p);
+	return atol(out);
+}
+
+static long wait_for(const char *sql, const char *param, long want)
+{
+	long v = -1;
+
+	for (int i = 0; i < 100; i++) {
+		if ((v = db_long(sql, param)) == want)
+			return v;
+		usleep(100000);
+	}
+	return v;
+}
+
+/* The URL's path and query, relative to the API base. */
+static const char *api_relative(const char *url)
+{
+	const char *p = strstr(url, "/api/v1");
+
+	cr_assert_not_null(p, "%s", url);
+	return p + 7;
+}
+
+Test(files, raw_upload_then_download_with_range)
+{
+	char ep[37], path[256], sha[65], range[64], url[1024];
+	static char data[200000];
+	struct resp *r;
+	const char *fid;
+
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (char)(i * 7 % 251);
+	sha256_hex(data, sizeof data, sha);
+	new_episode(ep);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=intro%%20take%%202.mp3", ep);
+	r = http("POST", path, tok_editor(), "audio/mpeg", data, sizeof data, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "name"), "intro take 2.mp3");
+	cr_assert_str_eq(resp_str(r, "content_type"), "audio/mpeg");
+	cr_assert_str_eq(resp_str(r, "sha256"), sha);
+	cr_assert_str_eq(resp_str(r, "status"), "ready");
+	cr_assert_str_eq(resp_str(r, "episode_id"), ep);
+	fid = strdup(resp_str(r, "id"));
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT size_bytes FROM files WHERE id = $1::uuid", fid), (long)sizeof data);
+	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE type = 'file_uploaded' AND resource_id = $1"
+	    " AND data->>'name' = 'intro take 2.mp3' AND (data->>'size_bytes')::int = 200000", fid), 1);
+
+	snprintf(path, sizeof path, "/files/%s/url?expires_in=60", fid);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	snprintf(url, sizeof url, "%s", resp_str(r, "url"));
+	cr_assert_gt(strlen(resp_str(r, "expires_at")), 0);
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE type = 'file_download' AND resource_id = $1", fid), 1);
+
+	/* No bearer token: the signature is the credential. */
+	r = http("GET", api_relative(url), NULL, NULL, NULL, 0, NULL);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(r->len, sizeof data);
+	cr_assert_eq(memcmp(r->body, data, sizeof data), 0);
+	resp_free(r);
+	r = http("GET", api_relative(url), NULL, NULL, NULL, 0, "Range: bytes=1000-1999");
+	cr_assert_eq(r->status, 206);
+	cr_assert_eq(r->len, 1000);
+	cr_assert_eq(memcmp(r->body, data + 1000, 1000), 0);
+	cr_assert_str_eq(resp_header(r, "Content-Range", range, sizeof range), "bytes 1000-1999/200000");
+	resp_free(r);
+	r = http("GET", api_relative(url), NULL, NULL, NULL, 0, "Range: bytes=-10");
+	cr_assert_eq(r->status, 206);
+	cr_assert_eq(memcmp(r->body, data + sizeof data - 10, 10), 0);
+	resp_free(r);
+	r = http("GET", api_relative(url), NULL, NULL, NULL, 0, "Range: bytes=300000-");
+	cr_assert_eq(r->status, 416);
+	resp_free(r);
+
+	/* Tampered and expired signatures. */
+	char bad[1024];
+	snprintf(bad, sizeof bad, "%s", api_relative(url));
+	char *sig = strstr(bad, "signature=") + 10;
+	sig[0] = sig[0] == 'A' ? 'B' : 'A';
+	r = http("GET", bad, NULL, NULL, NULL, 0, NULL);
+	assert_problem(r, 403, "forbidden");
+	resp_free(r);
+	snprintf(bad, sizeof bad, "/files/%s/content?expires=1000&signature=abc", fid);
+	r = http("GET", bad, NULL, NULL, NULL, 0, NULL);
+	assert_problem(r, 403, "forbidden");
+	resp_free(r);
+	free((void *)fid);
+}
+
+Test(files, multipart_upload)
+{
+	char ep[37], path[128], sha[65];
+	const char content[] = "RIFF....WAVEfmt \r\n--not-the-boundary\r\n data";
+	struct eccr_buf b = { 0 };
+	struct resp *r;
+
+	new_episode(ep);
+	sha256_hex(content, sizeof content - 1, sha);
+	eccr_buf_adds(&b, "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+	    "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"file\"; filename=\"caf\xc3\xa9.wav\"\r\n"
+	    "Content-Type: audio/wav\r\n\r\n");
+	eccr_buf_add(&b, content, sizeof content - 1);
+	eccr_buf_adds(&b, "\r\n--BoUnDaRy--\r\n");
+	snprintf(path, sizeof path, "/episodes/%s/files", ep);
+	r = http("POST", path, tok_editor(), "multipart/form-data; boundary=BoUnDaRy", b.p, b.len, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "name"), "caf\xc3\xa9.wav");
+	cr_assert_str_eq(resp_str(r, "content_type"), "audio/wav");
+	cr_assert_str_eq(resp_str(r, "sha256"), sha);
+	resp_free(r);
+	eccr_buf_free(&b);
+
+	r = http_json("GET", path, tok_viewer(), NULL);
+	cr_assert_eq(r->status, 200);
+	json_object *items;
+	cr_assert(json_object_object_get_ex(r->json, "items", &items));
+	cr_assert_eq(json_object_array_length(items), 1);
+	resp_free(r);
+}
+
+Test(files, bad_uploads_leave_nothing_behind)
+{
+	static const struct {
+		const char *ct, *body, *query, *code;
+		long status;
+	} cases[] = {
+		{ "multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--X--", "", "bad_request", 400 },
+		{ "multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nnever closed", "", "bad_request", 400 },
+		{ "multipart/form-data", "--X--", "", "bad_request", 400 },
+		{ "multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\n\r\nx\r\n--X--", "", "bad_request", 400 },
+		{ "multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"..\"\r\n\r\nx\r\n--X--", "", "bad_request", 400 },
+		{ "audio/mpeg", "data", "", "bad_request", 400 },
+		{ "audio/mpeg", "data", "?name=a%2Fb", "bad_request", 400 },
+		{ "audio/mpeg", "data", "?name=..", "bad_request", 400 },
+		{ "audio/mpeg", "data", "?name=a%5Cb", "bad_request", 400 },
+	};
+	char ep[37], path[256];
+	long rows, disk;
+	size_t i;
+
+	new_episode(ep);
+	rows = db_long("SELECT count(*) FROM files", NULL);
+	disk = files_on_disk();
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct resp *r;
+
+		snprintf(path, sizeof path, "/episodes/%s/files%s", ep, cases[i].query);
+		r = http("POST", path, tok_editor(), cases[i].ct, cases[i].body, strlen(cases[i].body), NULL);
+		assert_problem(r, cases[i].status, cases[i].code);
+		resp_free(r);
+	}
+	/* Over storage.max_upload_bytes (1 MiB in the test configuration). */
+	char *big = calloc(1, 1100000);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=big.bin", ep);
+	struct resp *r = http("POST", path, tok_editor(), "application/octet-stream", big, 1100000, NULL);
+	assert_problem(r, 413, "payload_too_large");
+	resp_free(r);
+	free(big);
+	/* To a missing episode; as a viewer. */
+	r = http("POST", "/episodes/00000000-0000-4000-8000-000000000000/files?name=a", tok_editor(),
+	    "text/plain", "x", 1, NULL);
+	assert_problem(r, 404, "not_found");
+	resp_free(r);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=a", ep);
+	r = http("POST", path, tok_viewer(), "text/plain", "x", 1, NULL);
+	assert_problem(r, 403, "forbidden");
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT count(*) FROM files", NULL), rows);
+	cr_assert_eq(files_on_disk(), disk, "an upload left a file behind");
+	char tmpdir[1100];
+	snprintf(tmpdir, sizeof tmpdir, "%s/files/tmp", getenv("ECCR_TEST_STACK_DIR"));
+	cr_assert_eq(rmdir(tmpdir), 0, "temporary uploads left behind");
+	mkdir(tmpdir, 0750);
+}
+
+Test(files, direct_upload_and_complete)
+{
+	char ep[37], path[256], url[1024];
+	struct resp *r;
+	const char *fid;
+
+	new_episode(ep);
+	snprintf(path, sizeof path, "/episodes/%s/files/uploads", ep);
+	r = http_json("POST", path, tok_editor(), "{\"name\":\"direct.txt\",\"content_type\":\"text/plain\",\"size_bytes\":11}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	json_object *file;
+	cr_assert(json_object_object_get_ex(r->json, "file", &file));
+	fid = strdup(json_object_get_string(json_object_object_get(file, "id")));
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(file, "status")), "pending");
+	snprintf(url, sizeof url, "%s", resp_str(r, "upload_url"));
+	resp_free(r);
+
+	/* Nothing uploaded yet: complete is a conflict, the file stays pending. */
+	snprintf(path, sizeof path, "/files/%s/complete", fid);
+	r = http_json("POST", path, tok_editor(), NULL);
+	assert_problem(r, 409, "conflict");
+	resp_free(r);
+	/* Too much data for the declared size. */
+	r = http("PUT", api_relative(url), NULL, "text/plain", "hello world!!", 13, NULL);
+	assert_problem(r, 413, "payload_too_large");
+	resp_free(r);
+	r = http("PUT", api_relative(url), NULL, "text/plain", "hello", 5, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	resp_free(r);
+	r = http_json("POST", path, tok_editor(), NULL);
+	assert_problem(r, 409, "conflict");   /* 5 bytes, 11 declared */
+	resp_free(r);
+	r = http("PUT", api_relative(url), NULL, "text/plain", "hello world", 11, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	resp_free(r);
+	r = http_json("POST", path, tok_editor(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "status"), "ready");
+	cr_assert_str_eq(resp_str(r, "sha256"), "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE type = 'file_uploaded' AND resource_id = $1", fid), 1);
+	free((void *)fid);
+}
+
+Test(files, delete_rules_and_storage_cleanup)
+{
+	char ep[37], path[256], fid[37], file_path[1200];
+	struct resp *r;
+	struct stat sb;
+
+	new_episode(ep);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=x.bin", ep);
+	r = http("POST", path, tok_editor(), "application/octet-stream", "abc", 3, NULL);
+	cr_assert_eq(r->status, 201);
+	snprintf(fid, sizeof fid, "%s", resp_str(r, "id"));
+	resp_free(r);
+	snprintf(file_path, sizeof file_path, "%s/files/files/%s/%s", getenv("ECCR_TEST_STACK_DIR"), ep, fid);
+	cr_assert_eq(stat(file_path, &sb), 0);
+
+	snprintf(path, sizeof path, "/files/%s", fid);
+	r = http_json("DELETE", path, tok_viewer(), NULL);
+	assert_problem(r, 403, "forbidden");
+	resp_free(r);
+	char *other = token_for("someone-else", "editor");
+	r = http_json("DELETE", path, other, NULL);
+	assert_problem(r, 403, "forbidden");
+	resp_free(r);
+	free(other);
+	r = http_json("DELETE", path, tok_editor(), NULL);
+	cr_assert_eq(r->status, 204);
+	resp_free(r);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	assert_problem(r, 404, "not_found");
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE type = 'file_deleted' AND resource_id = $1", fid), 1);
+	/* eccr-worker removes the object. */
+	for (int i = 0; i < 100 && stat(file_path, &sb) == 0; i++)
+		usleep(100000);
+	cr_assert_neq(stat(file_path, &sb), 0, "the object is still there");
+
+	/* Deleting the episode removes its files' objects too. */
+	snprintf(path, sizeof path, "/episodes/%s/files?name=y.bin", ep);
+	r = http("POST", path, tok_editor(), "application/octet-stream", "def", 3, NULL);
+	cr_assert_eq(r->status, 201);
+	snprintf(file_path, sizeof file_path, "%s/files/files/%s/%s", getenv("ECCR_TEST_STACK_DIR"), ep,
+	    resp_str(r, "id"));
+	resp_free(r);
+	snprintf(path, sizeof path, "/episodes/%s", ep);
+	r = http_json("DELETE", path, tok_admin(), NULL);
+	cr_assert_eq(r->status, 204);
+	resp_free(r);
+	for (int i = 0; i < 100 && stat(file_path, &sb) == 0; i++)
+		usleep(100000);
+	cr_assert_neq(stat(file_path, &sb), 0, "the episode's object is still there");
+	cr_assert_eq(wait_for("SELECT count(*) FROM storage_deletions WHERE storage_key LIKE '%' || $1 || '%'", ep, 0), 0);
+}
+
+Test(files, url_parameters)
+{
+	char ep[37], path[256], fid[37];
+	struct resp *r;
+
+	new_episode(ep);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=u.bin", ep);
+	r = http("POST", path, tok_editor(), "application/octet-stream", "abc", 3, NULL);
+	snprintf(fid, sizeof fid, "%s", resp_str(r, "id"));
+	resp_free(r);
+	static const char *const bad[] = { "0", "604801", "abc", "-5" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof path, "/files/%s/url?expires_in=%s", fid, bad[i]);
+		r = http_json("GET", path, tok_viewer(), NULL);
+		assert_problem(r, 400, "bad_request");
+		resp_free(r);
+	}
+	snprintf(path, sizeof path, "/files/%s/url?expires_in=604800", fid);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	cr_assert_eq(r->status, 200);
+	resp_free(r);
+	r = http_json("GET", "/files/00000000-0000-4000-8000-000000000000/url", tok_viewer(), NULL);
+	assert_problem(r, 404, "not_found");
+	resp_free(r);
+	r = http_json("GET", "/files/not-a-uuid", tok_viewer(), NULL);
+	assert_problem(r, 400, "bad_request");
+	resp_free(r);
+}
