@@ -134,11 +134,17 @@ struct eccr_config {
 int eccr_config_defaults(struct eccr_config *cfg);
 
 /* Read PATH over the defaults.  On error returns -1 and writes
- * "PATH:LINE: reason" (or "PATH: reason") into err. */
+ * "PATH:LINE: reason" (or "PATH: reason") into err.  Loading again over a
+ * loaded struct replaces what the new file sets (a [plugin.NAME] section
+ * it repeats is replaced whole); on error *cfg is partly updated but still
+ * owns only valid memory: free it.  The *_file fields (and roles_file)
+ * hold the path resolved against the directory of PATH, and the four
+ * secret files are read into their content fields before this returns. */
 int eccr_config_load(struct eccr_config *cfg, const char *path,
     char *err, size_t errlen);
 
-/* Same, from a string (unit tests).  name is used in messages. */
+/* Same, from a string (unit tests).  name is used in messages and stored
+ * in cfg->path; relative *_file paths stay relative to the cwd. */
 int eccr_config_load_string(struct eccr_config *cfg, const char *name,
     const char *text, char *err, size_t errlen);
 

@@ -9,7 +9,8 @@
 
 #include "config.h"
 
-/* Called once at start-up, before threads start.  ident names the program. */
+/* Called once at start-up, before threads start.  ident names the program
+ * (copied, at most 63 bytes).  Until then: stderr, LOG_INFO, "eccr". */
 void eccr_log_init(const char *ident, enum eccr_log_target target, int level);
 
 void eccr_log(int priority, const char *fmt, ...)
