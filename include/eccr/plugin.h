@@ -151,8 +151,10 @@ struct eccr_host {
 	    ECCR_PLUGIN_PRINTF(3, 4);
 	/* A key of this plugin's [plugin.NAME] section, or NULL when unset. */
 	const char *(*config)(const struct eccr_host *host, const char *key);
-	/* A core key as "section.key" (e.g. "database.conninfo",
-	 * "server.public_url"), or NULL.  Secrets are not available. */
+	/* A core key as "section.key", or NULL.  Available: database.conninfo,
+	 * server.public_url, server.base_path, wsd.channel,
+	 * notifications.types, storage.backend, storage.local_root.  Secrets
+	 * are not available. */
 	const char *(*core_config)(const struct eccr_host *host, const char *key);
 	/* Wall-clock and monotonic time in milliseconds. */
 	int64_t (*now_ms)(const struct eccr_host *host);

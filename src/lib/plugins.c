@@ -85,6 +85,10 @@ static const char *host_core_config(const struct eccr_host *host, const char *ke
 		return c->wsd.channel;
 	if (strcmp(key, "notifications.types") == 0)
 		return c->notifications.types;
+	if (strcmp(key, "storage.backend") == 0)
+		return c->storage.backend == ECCR_STORAGE_S3 ? "s3" : "local";
+	if (strcmp(key, "storage.local_root") == 0)
+		return c->storage.local_root;
 	return NULL;
 }
 

@@ -52,7 +52,7 @@ STORAGE_EXTRA="max_upload_bytes = 1048576" SERVER_EXTRA="max_body_bytes = 262144
 
 [plugins]
 dir = $STACK_DIR/plugins
-load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop
+load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop, job-checksum
 
 [plugin.sink-jsonl]
 path = $STACK_DIR/events.jsonl

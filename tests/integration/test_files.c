@@ -342,3 +342,47 @@ Test(files, url_parameters)
 	assert_problem(r, 400, "bad_request");
 	resp_free(r);
 }
+
+Test(files, checksum_job_records_sha256_and_size, .timeout = 60)
+{
+	char ep[37], path[256], fid[37], jid[37], body[128], sha[65];
+	const char data[] = "checksum me, please";
+	struct resp *r;
+
+	new_episode(ep);
+	sha256_hex(data, sizeof data - 1, sha);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=c.txt", ep);
+	r = http("POST", path, tok_editor(), "text/plain", data, sizeof data - 1, NULL);
+	cr_assert_eq(r->status, 201);
+	snprintf(fid, sizeof fid, "%s", resp_str(r, "id"));
+	resp_free(r);
+	/* Forget what the upload computed, so the job's work shows. */
+	cr_assert_eq(db_long("WITH u AS (UPDATE files SET sha256 = NULL, size_bytes = 0 WHERE id = $1::uuid"
+	    " RETURNING 1) SELECT count(*) FROM u", fid), 1);
+	snprintf(body, sizeof body, "{\"type\":\"checksum\",\"payload\":{\"file_id\":\"%s\"}}", fid);
+	r = http_json("POST", "/jobs", tok_editor(), body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(jid, sizeof jid, "%s", resp_str(r, "id"));
+	resp_free(r);
+	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE id = $1::uuid AND status = 'succeeded'", jid, 1), 1);
+	snprintf(path, sizeof path, "/files/%s", fid);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	cr_assert_str_eq(resp_str(r, "sha256"), sha);
+	json_object *v;
+	cr_assert(json_object_object_get_ex(r->json, "size_bytes", &v));
+	cr_assert_eq(json_object_get_int64(v), (int64_t)(sizeof data - 1));
+	resp_free(r);
+	snprintf(path, sizeof path, "/jobs/%s", jid);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	cr_assert(json_object_object_get_ex(r->json, "result", &v));
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(v, "sha256")), sha);
+	resp_free(r);
+
+	/* A missing file fails permanently. */
+	r = http_json("POST", "/jobs", tok_editor(),
+	    "{\"type\":\"checksum\",\"payload\":{\"file_id\":\"00000000-0000-4000-8000-000000000000\"}}");
+	snprintf(jid, sizeof jid, "%s", resp_str(r, "id"));
+	resp_free(r);
+	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE id = $1::uuid AND status = 'failed'"
+	    " AND attempts = 1 AND last_error = 'no such ready file'", jid, 1), 1);
+}
