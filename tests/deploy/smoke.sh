@@ -1,0 +1,235 @@
+#!/bin/bash
+# tests/deploy/smoke.sh BUILD_DIR - deployment smoke tests: the shipped
+# web server configurations (etc/lighttpd, etc/nginx, etc/apache2), with
+# their paths substituted into a temporary directory, each in front of a
+# real eccr-fcgi, PostgreSQL and eccr-worker, driven through the same
+# end-to-end scenario with curl.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:?usage: smoke.sh BUILD_DIR}" && pwd)
+STACK_DIR=$(mktemp -d /tmp/eccr-deploy.XXXXXX)
+chmod 755 "$STACK_DIR"
+# shellcheck source=../../script/lib/stack.sh
+. "$SRC/script/lib/stack.sh"
+
+SERVER_PID=""
+FCGI_PID=""
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:log_path=$STACK_DIR/asan}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$STACK_DIR/ubsan}"
+
+stop_server() {
+	for pid in $SERVER_PID $FCGI_PID; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	SERVER_PID=""
+	FCGI_PID=""
+	pkill -TERM -f "$BUILD/src/fcgi/eccr-fcgi" 2>/dev/null || true
+	sleep 0.3
+}
+
+cleanup() {
+	rc=$?
+	stop_server
+	worker_stop
+	pg_stop
+	if ls "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >/dev/null 2>&1; then
+		echo "deploy: sanitizer reports:" >&2
+		cat "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >&2
+		rc=1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "deploy: FAILED; logs kept in $STACK_DIR" >&2
+		tail -20 "$STACK_DIR"/*.log >&2 2>/dev/null || true
+	else
+		rm -rf "$STACK_DIR"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "deploy [$SERVER]: $*" >&2
+	exit 1
+}
+
+# The shipped file with its well-known paths moved into the stack.
+substitute() {
+	sed -e "s|/run/eccr/fcgi.sock|$STACK_DIR/fcgi.sock|g" \
+	    -e "s|/usr/local/sbin/eccr-fcgi|$BUILD/src/fcgi/eccr-fcgi|g" \
+	    -e "s|/etc/eccr/eccr.conf|$STACK_DIR/eccr.conf|g" \
+	    -e "s|/var/lib/eccr/files|$STACK_DIR/files|g" \
+	    -e "s|listen 80;|listen 127.0.0.1:$HTTP_PORT;|" \
+	    -e "s|<VirtualHost \*:80>|<VirtualHost *:$HTTP_PORT>|" "$1"
+}
+
+configure() {
+	STORAGE_EXTRA="sendfile = $1" write_config eccr <<EOC
+
+[plugins]
+dir = $STACK_DIR/plugins
+load = activity-pg, job-noop
+
+[worker]
+poll_interval_ms = 100
+EOC
+}
+
+# eccr-fcgi on its own socket (nginx, Apache), world-connectable in this
+# throw-away directory so the servers' unprivileged workers reach it.
+start_fcgi() {
+	rm -f "$STACK_DIR/fcgi.sock"
+	if [ "$1" = spawn-fcgi ]; then
+		spawn-fcgi -n -s "$STACK_DIR/fcgi.sock" -M 0666 -- "$BUILD/src/fcgi/eccr-fcgi" \
+			-c "$STACK_DIR/eccr.conf" >>"$STACK_DIR/eccr-fcgi.log" 2>&1 &
+	else
+		"$BUILD/src/fcgi/eccr-fcgi" -c "$STACK_DIR/eccr.conf" -s "$STACK_DIR/fcgi.sock" \
+			>>"$STACK_DIR/eccr-fcgi.log" 2>&1 &
+	fi
+	FCGI_PID=$!
+	for _ in $(seq 1 50); do
+		[ -S "$STACK_DIR/fcgi.sock" ] && break
+		sleep 0.1
+	done
+	chmod 666 "$STACK_DIR/fcgi.sock"
+}
+
+start_lighttpd() {
+	substitute "$SRC/etc/lighttpd/eccr.conf" >"$STACK_DIR/lighttpd-site.conf"
+	cat >"$STACK_DIR/lighttpd.conf" <<EOC
+server.document-root = "$STACK_DIR/www"
+server.bind = "127.0.0.1"
+server.port = $HTTP_PORT
+server.errorlog = "$STACK_DIR/lighttpd-error.log"
+include "$STACK_DIR/lighttpd-site.conf"
+EOC
+	mkdir -p "$STACK_DIR/www"
+	lighttpd -D -f "$STACK_DIR/lighttpd.conf" >>"$STACK_DIR/eccr-fcgi.log" 2>&1 &
+	SERVER_PID=$!
+}
+
+start_nginx() {
+	start_fcgi direct
+	substitute "$SRC/etc/nginx/eccr.conf" >"$STACK_DIR/nginx-site.conf"
+	cp /etc/nginx/fastcgi_params "$STACK_DIR/"   # the site includes it relative to the main file
+	mkdir -p "$STACK_DIR/nginx"
+	cat >"$STACK_DIR/nginx.conf" <<EOC
+daemon off;
+# The objects belong to root here (0640); in a deployment nginx's user is
+# put in the eccr group instead (see etc/nginx/eccr.conf).
+user root;
+worker_processes 1;
+pid $STACK_DIR/nginx.pid;
+error_log $STACK_DIR/nginx-error.log;
+events { worker_connections 256; }
+http {
+	access_log $STACK_DIR/nginx-access.log;
+	client_body_temp_path $STACK_DIR/nginx/body;
+	fastcgi_temp_path $STACK_DIR/nginx/fastcgi;
+	proxy_temp_path $STACK_DIR/nginx/proxy;
+	include $STACK_DIR/nginx-site.conf;
+}
+EOC
+	nginx -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx.conf" >>"$STACK_DIR/nginx-error.log" 2>&1 &
+	SERVER_PID=$!
+}
+
+start_apache() {
+	start_fcgi spawn-fcgi
+	substitute "$SRC/etc/apache2/eccr.conf" >"$STACK_DIR/apache-site.conf"
+	cat >"$STACK_DIR/apache.conf" <<EOC
+ServerRoot /etc/apache2
+PidFile $STACK_DIR/apache.pid
+Listen 127.0.0.1:$HTTP_PORT
+ErrorLog $STACK_DIR/apache-error.log
+LogLevel warn
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule setenvif_module /usr/lib/apache2/modules/mod_setenvif.so
+LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
+Include $STACK_DIR/apache-site.conf
+EOC
+	APACHE_RUN_DIR="$STACK_DIR" apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND \
+		>>"$STACK_DIR/apache-error.log" 2>&1 &
+	SERVER_PID=$!
+}
+
+wait_up() {
+	for _ in $(seq 1 100); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/health" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "did not come up"
+}
+
+# The same story through every server.
+scenario() {
+	local base="http://127.0.0.1:$HTTP_PORT" api token auth ep fid url job st i body
+
+	api="$base/api/v1"
+	token=$("$BUILD/src/ctl/eccrctl" -c "$STACK_DIR/eccr.conf" token --sub smoke --role admin --name Smoke)
+	auth="Authorization: Bearer $token"
+
+	[ "$(curl -fsS "$base/health" | jq -r .status)" = ok ] || fail "health"
+	ep=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' \
+		-d '{"title":"Smoke test","categories":["smoke"]}' "$api/episodes" | jq -r .id)
+	[ -n "$ep" ] && [ "$ep" != null ] || fail "create episode"
+	[ "$(curl -fsS -H "$auth" "$api/episodes/$ep" | jq -r .title)" = "Smoke test" ] || fail "read episode"
+	st=$(curl -sS -o /dev/null -w '%{http_code}' "$api/episodes/$ep")
+	[ "$st" = 401 ] || fail "no token gave $st"
+	st=$(curl -sS -o /dev/null -w '%{http_code}' -H "$auth" "$api/episodes/a%2Fb")
+	[ "$st" = 400 ] || fail "an encoded slash gave $st"
+
+	head -c 300000 /dev/urandom >"$STACK_DIR/upload.bin"
+	fid=$(curl -fsS -H "$auth" -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$STACK_DIR/upload.bin" "$api/episodes/$ep/files?name=smoke.bin" | jq -r .id)
+	[ -n "$fid" ] && [ "$fid" != null ] || fail "upload"
+	url=$(curl -fsS -H "$auth" "$api/files/$fid/url" | jq -r .url)
+	curl -fsS -o "$STACK_DIR/download.bin" "$url" || fail "download"
+	cmp -s "$STACK_DIR/upload.bin" "$STACK_DIR/download.bin" || fail "downloaded bytes differ"
+	body=$(curl -fsS -H 'Range: bytes=10-19' "$url" | od -An -tx1 | tr -d ' \n')
+	[ "$body" = "$(dd if="$STACK_DIR/upload.bin" bs=1 skip=10 count=10 2>/dev/null | od -An -tx1 | tr -d ' \n')" ] ||
+		fail "range request"
+
+	job=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' \
+		-d "{\"type\":\"noop\",\"episode_id\":\"$ep\",\"payload\":{\"sleep_ms\":50}}" "$api/jobs" | jq -r .id)
+	for i in $(seq 1 100); do
+		st=$(curl -fsS -H "$auth" "$api/jobs/$job" | jq -r .status)
+		[ "$st" = succeeded ] && break
+		sleep 0.1
+	done
+	[ "$st" = succeeded ] || fail "job ended $st"
+
+	for i in $(seq 1 50); do
+		n=$(curl -fsS -H "$auth" "$api/episodes/$ep/activity" | jq '.items | length')
+		[ "$n" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$n" -ge 2 ] || fail "activity trail has $n entries"
+	echo "deploy [$SERVER]: ok"
+}
+
+PG_PORT=$(free_port)
+HTTP_PORT=$(free_port "$PG_PORT")
+pg_init
+pg_start
+pg_createdb eccr
+plugins_dir_setup
+configure none
+migrate >/dev/null
+worker_start
+
+for SERVER in lighttpd nginx apache; do
+	case $SERVER in
+	lighttpd) configure x-lighttpd-send-file; start_lighttpd ;;
+	nginx) configure x-accel-redirect; start_nginx ;;
+	apache) configure none; start_apache ;;
+	esac
+	wait_up
+	scenario
+	stop_server
+done
