@@ -23,7 +23,8 @@ enum eccr_json_err {
 
 /* Parse exactly one JSON value from text[0..len).  *out is owned by the
  * caller (json_object_put).  On error, detail gets a short message with the
- * byte offset where it applies. */
+ * byte offset where it applies.  A top-level `null` is OK with *out NULL,
+ * which is how json-c represents null (json_object_get_type says so). */
 enum eccr_json_err eccr_json_parse(const char *text, size_t len,
     json_object **out, char *detail, size_t detaillen);
 

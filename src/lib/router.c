@@ -54,8 +54,11 @@ void eccr_method_list(unsigned mask, char *out, size_t outlen)
 			continue;
 		n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
 		    method_names[i].name);
-		if (n < 0 || (size_t)n >= outlen - used)
+		if (n < 0 || (size_t)n >= outlen - used) {
+			/* Never a half name in an Allow header. */
+			out[used] = '\0';
 			return;
+		}
 		used += (size_t)n;
 	}
 }
@@ -99,11 +102,13 @@ static long percent_decode(char *s, size_t n, bool plus_is_space)
 	return (long)o;
 }
 
+/* Only s[0..n) is written, so a component can be decoded while the
+ * separator after it is still in place; s[len] is NUL when it shrank. */
 long eccr_query_decode(char *s, size_t n)
 {
 	long len = percent_decode(s, n, true);
 
-	if (len >= 0)
+	if (len >= 0 && (size_t)len < n)
 		s[len] = '\0';
 	return len;
 }
@@ -113,13 +118,14 @@ static bool dot_segment(const char *s, size_t n)
 	return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
 }
 
-/* One raw segment: reject dot segments before and after decoding, an
- * encoded '/', and invalid UTF-8. */
+/* One raw segment: reject an encoded '/', invalid UTF-8 and dot
+ * segments, checked after decoding so "%2e%2e" is caught as well as ".."
+ * (a raw "." decodes to itself). */
 static int add_segment(struct eccr_path *out, char *s, size_t n)
 {
 	long len;
 
-	if (dot_segment(s, n) || out->nseg == ECCR_MAX_SEGMENTS)
+	if (out->nseg == ECCR_MAX_SEGMENTS)
 		return -1;
 	if ((len = percent_decode(s, n, false)) < 0)
 		return -1;
@@ -194,12 +200,16 @@ static bool match_pattern(const char *pattern, const struct eccr_path *path,
 	return i == path->nseg;
 }
 
+/* Routes are scanned in order and the first whose pattern matches and
+ * allows the method wins; every matching route contributes to m->allow
+ * so a 405's Allow header is complete. */
 enum eccr_route_result eccr_route(const struct eccr_route *routes, size_t n,
     const struct eccr_path *path, size_t first, enum eccr_method method,
     struct eccr_route_match *m)
 {
-	struct eccr_route_match tmp;
-	bool matched = false;
+	struct eccr_route_match tmp = { 0 };
+	bool matched = false, found = false;
+	unsigned allow = 0;
 	size_t i;
 
 	memset(m, 0, sizeof *m);
@@ -210,18 +220,18 @@ enum eccr_route_result eccr_route(const struct eccr_route *routes, size_t n,
 
 		if (!match_pattern(routes[i].pattern, path, first, &tmp))
 			continue;
-		if (methods & ECCR_GET)
+		if (methods & ECCR_GET)  /* HEAD is GET without the body */
 			methods |= ECCR_HEAD;
 		matched = true;
-		m->allow |= methods;
-		if (methods & method) {
-			unsigned allow = m->allow;
-
+		allow |= methods;
+		if (!found && (methods & (unsigned)method)) {
+			found = true;
 			*m = tmp;
 			m->route = &routes[i];
-			m->allow = allow;
-			return ECCR_ROUTE_FOUND;
 		}
 	}
+	m->allow = allow;
+	if (found)
+		return ECCR_ROUTE_FOUND;
 	return matched ? ECCR_ROUTE_METHOD_NOT_ALLOWED : ECCR_ROUTE_NOT_FOUND;
 }

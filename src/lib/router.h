@@ -66,7 +66,8 @@ enum eccr_route_result eccr_route(const struct eccr_route *routes, size_t n,
     struct eccr_route_match *m);
 
 /* Percent-decode a query-string component in place ('+' is a space).
- * Returns the new length or -1 on a bad escape or a decoded NUL. */
+ * Returns the new length or -1 on a bad escape or a decoded NUL.  Writes
+ * only s[0..n): s[len] is set to NUL when the text shrank. */
 long eccr_query_decode(char *s, size_t n);
 
 #endif

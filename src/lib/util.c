@@ -231,8 +231,14 @@ bool eccr_uuid_v4(char out[37])
 	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
 	size_t i, o = 0;
+	ssize_t n;
 
-	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+	/* 16 bytes come whole once the pool is ready; EINTR only while it
+	 * is still initialising at boot. */
+	do
+		n = getrandom(b, sizeof b, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof b)
 		return false;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
@@ -329,16 +335,17 @@ void eccr_rfc3339_ms(const struct timespec *ts, char out[25])
 {
 	struct tm tm;
 	time_t t = ts->tv_sec;
-	size_t n;
+	unsigned ms;
 
-	gmtime_r(&t, &tm);
-	/* strftime has no format-truncation hazard; milliseconds appended. */
-	n = strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n != 19) {
+	/* A timestamp gmtime_r can't convert, or past year 9999, would not
+	 * fit the fixed width; callers pass clock_gettime values, so this
+	 * fallback only keeps the output well-formed. */
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
 		memcpy(out, "0000-01-01T00:00:00.000Z", 25);
 		return;
 	}
-	unsigned ms = (unsigned)(ts->tv_nsec / 1000000) % 1000;
+	ms = ts->tv_nsec >= 0 ? (unsigned)(ts->tv_nsec / 1000000) % 1000 : 0;
 	out[19] = '.';
 	out[20] = (char)('0' + ms / 100);
 	out[21] = (char)('0' + ms / 10 % 10);
@@ -414,22 +421,48 @@ bool eccr_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 
 /* ------------------------------------------------------------ files */
 
+/* Read up to size bytes; returns 0 or an errno value.  *got may end short
+ * of size if the file shrank meanwhile. */
+static int read_all(int fd, char *p, size_t size, size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	while (*got < size) {
+		n = read(fd, p + *got, size - *got);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
 int eccr_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;
-	size_t got = 0;
-	ssize_t n;
+	size_t got;
 	char *p;
 	int fd, e;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* O_NONBLOCK: opening a FIFO without a writer would otherwise hang
+	 * start-up; it has no effect on reading a regular file. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
 		return errno;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		e = S_ISREG(st.st_mode) ? errno : EINVAL;
+	if (fstat(fd, &st) != 0) {
+		e = errno;
 		close(fd);
 		return e;
 	}
-	if ((size_t)st.st_size > max) {
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+	}
+	if (st.st_size < 0 || (uintmax_t)st.st_size > max) {
 		close(fd);
 		return EFBIG;
 	}
@@ -437,18 +470,12 @@ int eccr_read_file(const char *path, size_t max, char **out, size_t *len)
 		close(fd);
 		return ENOMEM;
 	}
-	while (got < (size_t)st.st_size && (n = read(fd, p + got, (size_t)st.st_size - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			e = errno;
-			free(p);
-			close(fd);
-			return e;
-		}
-		got += (size_t)n;
-	}
+	e = read_all(fd, p, (size_t)st.st_size, &got);
 	close(fd);
+	if (e != 0) {
+		free(p);
+		return e;
+	}
 	p[got] = '\0';
 	*out = p;
 	*len = got;

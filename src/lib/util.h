@@ -44,7 +44,8 @@ bool eccr_uuid_v4(char out[37]);
 
 /* RFC 4648 base64url without padding.  encode: out needs
  * eccr_b64url_len(n)+1 bytes.  decode returns the length or -1 (bad
- * character, impossible length, or out too small). */
+ * character, '=' padding, impossible length, non-zero unused bits of the
+ * last character, or out too small). */
 size_t eccr_b64url_len(size_t n);
 void eccr_b64url_encode(const unsigned char *in, size_t n, char *out);
 long eccr_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap);
@@ -57,7 +58,8 @@ bool eccr_date_valid(const char *s, size_t n);
 bool eccr_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* Read a whole file of at most max bytes into a malloc'd NUL-terminated
- * buffer.  Returns 0, or an errno value (EFBIG when over max). */
+ * buffer.  Returns 0, or an errno value (EFBIG when over max, EISDIR or
+ * EINVAL when not a regular file). */
 int eccr_read_file(const char *path, size_t max, char **out, size_t *len);
 
 #endif

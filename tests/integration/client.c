@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,26 @@ static size_t collect(char *data, size_t size, size_t n, void *user)
 	return size * n;
 }
 
-struct resp *http(const char *method, const char *path, const char *token,
-    const char *content_type, const char *body, size_t bodylen, const char *extra_header)
+/* Parse a response body.  Deeper than json-c's default of 32: responses
+ * echo metadata nested as deep as the server accepts. */
+static json_object *parse(const char *s, size_t n)
+{
+	struct json_tokener *tok = json_tokener_new_ex(128);
+	json_object *o;
+
+	cr_assert_not_null(tok);
+	o = json_tokener_parse_ex(tok, s, (int)n);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static struct resp *request(const char *method, const char *path, const char *token,
+    const char *content_type, const char *body, size_t bodylen, const char *const *extra,
+    size_t nextra)
 {
 	struct eccr_buf out = { 0 }, hdr = { 0 }, url = { 0 };
 	struct curl_slist *h = NULL;
@@ -66,8 +85,9 @@ struct resp *http(const char *method, const char *path, const char *token,
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
 	h = curl_slist_append(h, "Expect:");
-	if (extra_header != NULL)
-		h = curl_slist_append(h, extra_header);
+	for (size_t i = 0; i < nextra; i++)
+		if (extra[i] != NULL)
+			h = curl_slist_append(h, extra[i]);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
@@ -84,7 +104,38 @@ struct resp *http(const char *method, const char *path, const char *token,
 	r->body = out.p;
 	r->len = out.len;
 	r->headers = hdr.p;
-	r->json = out.len ? json_tokener_parse(out.p) : NULL;
+	r->json = out.len ? parse(out.p, out.len) : NULL;
+	return r;
+}
+
+struct resp *http(const char *method, const char *path, const char *token,
+    const char *content_type, const char *body, size_t bodylen, const char *extra_header)
+{
+	return request(method, path, token, content_type, body, bodylen, &extra_header, 1);
+}
+
+struct resp *http_headers(const char *method, const char *path, const char *token,
+    const char *content_type, const char *body, size_t bodylen, ...)
+{
+	const char *extra[16];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, bodylen);
+	while ((extra[n] = va_arg(ap, const char *)) != NULL)
+		cr_assert_lt(++n, sizeof extra / sizeof extra[0], "too many headers");
+	va_end(ap);
+	return request(method, path, token, content_type, body, bodylen, extra, n);
+}
+
+struct resp *http_root(const char *method, const char *path, const char *token)
+{
+	struct eccr_buf p = { 0 };
+	struct resp *r;
+
+	eccr_buf_printf(&p, "@%s", path);
+	r = request(method, p.p, token, NULL, NULL, 0, NULL, 0);
+	eccr_buf_free(&p);
 	return r;
 }
 
@@ -139,9 +190,14 @@ void assert_problem(const struct resp *r, long status, const char *code)
 	cr_assert_str_eq(resp_str(r, "type"), "about:blank");
 	cr_assert_gt(strlen(resp_str(r, "title")), 0);
 	cr_assert_gt(strlen(resp_str(r, "detail")), 0);
-	/* Never leak internals. */
+	/* Never leak internals: SQL, server paths, secrets. */
 	cr_assert_null(strstr(r->body, "SELECT"), "%s", r->body);
 	cr_assert_null(strstr(r->body, "ERROR:"), "%s", r->body);
+	cr_assert_null(strstr(r->body, "episodes_series_season"), "%s", r->body);
+	if (getenv("ECCR_TEST_STACK_DIR") != NULL && *getenv("ECCR_TEST_STACK_DIR") != '\0')
+		cr_assert_null(strstr(r->body, getenv("ECCR_TEST_STACK_DIR")), "%s", r->body);
+	if (test_config()->auth.jwt_secret != NULL && test_config()->auth.jwt_secret_len >= 8)
+		cr_assert_null(strstr(r->body, test_config()->auth.jwt_secret), "%s", r->body);
 }
 
 void resp_free(struct resp *r)
@@ -154,17 +210,56 @@ void resp_free(struct resp *r)
 	free(r);
 }
 
+static struct eccr_config cfg;
+static bool cfg_loaded;
+
+const struct eccr_config *test_config(void)
+{
+	char err[512];
+
+	if (!cfg_loaded) {
+		cr_assert_eq(eccr_config_defaults(&cfg), 0);
+		cr_assert_eq(eccr_config_load(&cfg, env("ECCR_TEST_CONFIG"), err, sizeof err), 0,
+		    "%s", err);
+		cfg_loaded = true;
+	}
+	return &cfg;
+}
+
 char *token_at(const char *sub, const char *role, long ttl_s, time_t now)
 {
-	struct eccr_config cfg;
 	char err[512], *tok;
 
-	cr_assert_eq(eccr_config_defaults(&cfg), 0);
-	cr_assert_eq(eccr_config_load(&cfg, env("ECCR_TEST_CONFIG"), err, sizeof err), 0, "%s", err);
-	tok = eccr_auth_mint(&cfg, sub, role, sub, NULL, ttl_s, now, err, sizeof err);
+	tok = eccr_auth_mint(test_config(), sub, role, sub, NULL, ttl_s, now, err, sizeof err);
 	cr_assert_not_null(tok, "%s", err);
-	eccr_config_free(&cfg);
 	return tok;
+}
+
+char *token_wrong_key(const char *sub, const char *role)
+{
+	struct eccr_config other = *test_config();
+	char secret[] = "not-the-secret-of-the-server-under-test-0123456789", err[512], *tok;
+
+	other.auth.jwt_secret = secret;
+	other.auth.jwt_secret_len = strlen(secret);
+	tok = eccr_auth_mint(&other, sub, role, sub, NULL, 3600, time(NULL), err, sizeof err);
+	cr_assert_not_null(tok, "%s", err);
+	return tok;
+}
+
+char *token_raw(const char *header_json, const char *claims_json, const char *signature)
+{
+	size_t hn = strlen(header_json), cn = strlen(claims_json);
+	char *h = malloc(eccr_b64url_len(hn) + 1), *c = malloc(eccr_b64url_len(cn) + 1);
+	struct eccr_buf out = { 0 };
+
+	cr_assert(h != NULL && c != NULL);
+	eccr_b64url_encode((const unsigned char *)header_json, hn, h);
+	eccr_b64url_encode((const unsigned char *)claims_json, cn, c);
+	eccr_buf_printf(&out, "%s.%s.%s", h, c, signature);
+	free(h);
+	free(c);
+	return out.p;
 }
 
 char *token_for(const char *sub, const char *role)
@@ -189,26 +284,75 @@ const char *tok_admin(void)
 	return cached[2] ? cached[2] : (cached[2] = token_for("ada", "admin"));
 }
 
-long db_long(const char *sql, const char *param)
+/* Run sql with n text parameters; one row, one column expected at most. */
+static char *query1(const char *sql, const char *const *params, int n)
 {
 	PGconn *db = PQconnectdb(env("ECCR_TEST_CONNINFO"));
 	PGresult *res;
-	long v = -1;
+	char *v = NULL;
 
 	cr_assert_eq(PQstatus(db), CONNECTION_OK, "%s", PQerrorMessage(db));
-	res = PQexecParams(db, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
+	res = PQexecParams(db, sql, n, NULL, n ? params : NULL, NULL, NULL, 0);
 	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(db));
+	cr_assert_leq(PQntuples(res), 1, "%s: %d rows", sql, PQntuples(res));
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		v = atol(PQgetvalue(res, 0, 0));
+		v = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	PQfinish(db);
 	return v;
 }
 
-long db_changes(void)
+static long to_long(char *v)
 {
-	return db_long("SELECT (SELECT count(*) FROM episodes) * 1000000 + "
-	    "(SELECT count(*) FROM events) + (SELECT coalesce(sum(version), 0) FROM episodes)", NULL);
+	long n = v ? atol(v) : -1;
+
+	free(v);
+	return n;
+}
+
+long db_long(const char *sql, const char *param)
+{
+	return to_long(query1(sql, &param, param ? 1 : 0));
+}
+
+#define MAX_PARAMS 16
+#define COLLECT_PARAMS(last, params, n) do { \
+		va_list ap_; \
+		va_start(ap_, last); \
+		while (((params)[n] = va_arg(ap_, const char *)) != NULL) \
+			cr_assert_lt(++(n), MAX_PARAMS, "too many parameters"); \
+		va_end(ap_); \
+	} while (0)
+
+long db_count(const char *sql, ...)
+{
+	const char *params[MAX_PARAMS];
+	int n = 0;
+
+	COLLECT_PARAMS(sql, params, n);
+	return to_long(query1(sql, params, n));
+}
+
+char *db_scalar(const char *sql, ...)
+{
+	const char *params[MAX_PARAMS];
+	int n = 0;
+
+	COLLECT_PARAMS(sql, params, n);
+	return query1(sql, params, n);
+}
+
+char *db_changes(void)
+{
+	/* Only the episode resource: the worker running beside the tests
+	 * writes job and worker events of its own. */
+	char *v = query1("SELECT format('episodes=%s versions=%s last=%s events=%s',"
+	    " (SELECT count(*) FROM episodes), (SELECT coalesce(sum(version), 0) FROM episodes),"
+	    " (SELECT max(updated_at) FROM episodes),"
+	    " (SELECT count(*) FROM events WHERE resource_type = 'episode'))", NULL, 0);
+
+	cr_assert_not_null(v);
+	return v;
 }
 
 const char *uniq(void)

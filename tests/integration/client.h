@@ -27,6 +27,14 @@ struct resp {
 struct resp *http(const char *method, const char *path, const char *token,
     const char *content_type, const char *body, size_t bodylen, const char *extra_header);
 
+/* As http, with any number of extra header lines, NULL-terminated. */
+struct resp *http_headers(const char *method, const char *path, const char *token,
+    const char *content_type, const char *body, size_t bodylen, ...)
+    __attribute__((sentinel));
+
+/* A request to the server root (ECCR_TEST_ROOT): http_root("GET", "/health", NULL). */
+struct resp *http_root(const char *method, const char *path, const char *token);
+
 /* Shorthands with a JSON body (or none). */
 struct resp *http_json(const char *method, const char *path, const char *token, const char *json);
 
@@ -38,19 +46,42 @@ const char *resp_str(const struct resp *r, const char *field);
 void assert_problem(const struct resp *r, long status, const char *code);
 void resp_free(struct resp *r);
 
+/* The configuration the server under test runs with (ECCR_TEST_CONFIG),
+ * loaded once per test process. */
+struct eccr_config;
+const struct eccr_config *test_config(void);
+
 /* Tokens signed with the test configuration's secret. */
 char *token_for(const char *sub, const char *role);
 char *token_at(const char *sub, const char *role, long ttl_s, time_t now);
 const char *tok_viewer(void);
 const char *tok_editor(void);
 const char *tok_admin(void);
+/* A token signed with another secret than the server's (a forgery). */
+char *token_wrong_key(const char *sub, const char *role);
+/* base64url(header_json) "." base64url(claims_json) "." signature, as is:
+ * for alg "none" and other hand-made tokens. */
+char *token_raw(const char *header_json, const char *claims_json, const char *signature);
 
 /* SQL helpers: a scalar of the first row, first column, as a long (or -1). */
 long db_long(const char *sql, const char *param);
-/* Count rows of episodes plus events: "nothing changed" checks compare it. */
-long db_changes(void);
+/* The same with any number of text parameters ($1, $2...), NULL-terminated. */
+long db_count(const char *sql, ...) __attribute__((sentinel));
+/* First row, first column as a malloc'd string (NULL for no row or SQL
+ * NULL); text parameters NULL-terminated. */
+char *db_scalar(const char *sql, ...) __attribute__((sentinel));
+/* A fingerprint of the episodes and their events (row counts, versions,
+ * last change): "nothing changed" checks compare it before and after.
+ * Free with free(). */
+char *db_changes(void);
+#define assert_unchanged(before) do { \
+		char *now_ = db_changes(); \
+		cr_assert_str_eq(now_, (before), "the database changed"); \
+		free(now_); \
+	} while (0)
 
-/* A random tag unique to this test run, to keep tests independent. */
+/* A random tag, fresh in each test (Criterion runs each test in its own
+ * process), to keep tests independent of one another and of their order. */
 const char *uniq(void);
 
 #endif

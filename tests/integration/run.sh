@@ -107,4 +107,8 @@ for t in "$BUILD"/tests/integration/test_*; do
 	# One test at a time: the outage suite stops the shared PostgreSQL.
 	"$t" --jobs=1 2>&1 | tee -a "$STACK_DIR/tests.log" || failed=1
 done
+if [ -z "$only" ] || [ "$only" = sdk ]; then
+	echo "integration: the plugin SDK, out of tree"
+	"$SRC/tests/integration/sdk.sh" "$BUILD" || failed=1
+fi
 exit "$failed"
