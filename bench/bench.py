@@ -219,7 +219,8 @@ def cmd_report(results, out):
             sinks.setdefault(t["conns"], {})["sinks" if "sinks" in t["endpoint"] and "no sinks" not in t["endpoint"] else "none"] = t
     doc = {"meta": meta, "ceilings": {"noop": list(noop.values()),
                                       "pgbench": list(pgb.values())},
-           "endpoints": table, "memory": mem, "delivery": delivery, "raw": rows}
+           "endpoints": table, "memory": mem, "delivery": delivery,
+           "jobs": [r for r in rows if r.get("kind") == "jobs"], "raw": rows}
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -263,6 +264,13 @@ def cmd_report(results, out):
         print("sinks run: %d events; %d not yet in activity_logs when the last POST ended;"
               " all delivered %.1f s later (%d left)"
               % (d["events"], d["undelivered_at_end"], d["drain_s"], d["left"]))
+    for j in (r for r in rows if r.get("kind") == "jobs"):
+        ceil = j.get("pgbench_ceiling_per_s") or 0
+        print("jobs: %d noop jobs, 2 workers x %d: %.0f jobs/s; pgbench claim+complete ceiling %.0f/s (%.0f%%);"
+              " pickup p50 %s ms, p99 %s ms (%d samples)"
+              % (j["jobs"], j["max_concurrent"], j["jobs_per_s"], ceil,
+                 100 * j["jobs_per_s"] / ceil if ceil else 0, j.get("pickup_p50_ms"),
+                 j.get("pickup_p99_ms"), j.get("pickup_samples", 0)))
     print()
     print("written: %s" % out)
 

@@ -138,6 +138,14 @@ static int serve(struct worker *w, int sfd)
 	}
 }
 
+static bool has_sinks(const struct eccr_plugins *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK)
+			return true;
+	return false;
+}
+
 static int setup(struct worker *w, const char *cfgpath, bool once)
 {
 	char err[ECCR_CONFIG_ERRLEN], host[64];
@@ -164,7 +172,10 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 		eccr_warn("%s: stored objects of deleted files will not be removed", err);
 	if (once)
 		return 0;
-	if ((w->dispatch = eccr_dispatch_start(&w->cfg, &w->plugins)) == NULL) {
+	/* Without sinks there is nothing to dispatch: the outbox rounds mark
+	 * this worker's events delivered in batches. */
+	if (has_sinks(&w->plugins) &&
+	    (w->dispatch = eccr_dispatch_start(&w->cfg, &w->plugins)) == NULL) {
 		eccr_err("cannot start the event dispatcher");
 		return -1;
 	}
