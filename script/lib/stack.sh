@@ -31,6 +31,23 @@ free_port() {
 	return 1
 }
 
+# Sanitizer builds write their reports under the stack, one file per
+# process, where sanitizer_reports finds them.
+sanitizer_env() {
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=$STACK_DIR/asan}"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$STACK_DIR/ubsan}"
+}
+
+# Print any sanitizer report the run left, and fail (1) if there was one.
+sanitizer_reports() {  # LABEL
+	if ls "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >/dev/null 2>&1; then
+		echo "$1: sanitizer reports:" >&2
+		cat "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >&2
+		return 1
+	fi
+	return 0
+}
+
 pg_init() {
 	mkdir -p "$STACK_DIR/pg" "$STACK_DIR/pgsock"
 	touch "$STACK_DIR/postgresql.log"

@@ -5,7 +5,13 @@
 #ifndef ECCR_CTL_H
 #define ECCR_CTL_H
 
+#include <libpq-fe.h>
+
 #include "config.h"
+
+/* A connection to database.conninfo for a sub-command, or NULL after
+ * printing "eccrctl WHO: cannot connect ..." to stderr. */
+PGconn *ctl_connect(const struct eccr_config *cfg, const char *who);
 
 /* eccrctl migrate up|down|status [--dir DIR] [--steps N] */
 int ctl_migrate(int argc, char **argv, const struct eccr_config *cfg);

@@ -10,20 +10,6 @@
 #include "ctl.h"
 #include "util.h"
 
-static PGconn *connect_db(const struct eccr_config *cfg)
-{
-	const char *keys[] = { "dbname", "application_name", "client_encoding", NULL };
-	const char *vals[] = { cfg->database.conninfo, "eccrctl", "UTF8", NULL };
-	PGconn *db = PQconnectdbParams(keys, vals, 1);
-
-	if (PQstatus(db) != CONNECTION_OK) {
-		fprintf(stderr, "eccrctl: cannot connect to PostgreSQL: %s", PQerrorMessage(db));
-		PQfinish(db);
-		return NULL;
-	}
-	return db;
-}
-
 static int usage(void)
 {
 	fprintf(stderr, "usage: eccrctl deliveries [--status retry|dead|delivered] [--limit N]\n"
@@ -130,7 +116,7 @@ int ctl_deliveries(int argc, char **argv, const struct eccr_config *cfg)
 	} else if (optind != argc || dead || sink) {
 		return usage();
 	}
-	if ((db = connect_db(cfg)) == NULL)
+	if ((db = ctl_connect(cfg, "deliveries")) == NULL)
 		return 1;
 	rc = is_replay ? replay(db, event_id, sink) : list(db, status, limit);
 	PQfinish(db);

@@ -35,6 +35,21 @@ static const struct ctl_command commands[] = {
 	{ "plugin", ctl_plugin, "plugin check FILE", true },
 };
 
+PGconn *ctl_connect(const struct eccr_config *cfg, const char *who)
+{
+	const char *keys[] = { "dbname", "application_name", "client_encoding", NULL };
+	const char *vals[] = { cfg->database.conninfo, "eccrctl", "UTF8", NULL };
+	PGconn *db = PQconnectdbParams(keys, vals, 1);
+
+	if (db == NULL || PQstatus(db) != CONNECTION_OK) {
+		fprintf(stderr, "eccrctl %s: cannot connect to PostgreSQL: %s", who,
+		    db ? PQerrorMessage(db) : "out of memory\n");
+		PQfinish(db);
+		return NULL;
+	}
+	return db;
+}
+
 static void usage(FILE *f)
 {
 	size_t i;

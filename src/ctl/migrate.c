@@ -278,21 +278,6 @@ static void migrate_status(const struct migrations *ms)
 	}
 }
 
-static PGconn *connect_db(const char *conninfo)
-{
-	const char *keys[] = { "dbname", "application_name", "client_encoding", NULL };
-	const char *vals[] = { conninfo, "eccrctl", "UTF8", NULL };
-	PGconn *db = PQconnectdbParams(keys, vals, 1);
-
-	if (db == NULL || PQstatus(db) != CONNECTION_OK) {
-		fprintf(stderr, "eccrctl migrate: cannot connect to PostgreSQL: %s",
-		    db ? PQerrorMessage(db) : "out of memory\n");
-		PQfinish(db);
-		return NULL;
-	}
-	return db;
-}
-
 static int usage(void)
 {
 	fprintf(stderr, "usage: eccrctl migrate up|down|status [--dir DIR] [--steps N]\n"
@@ -357,7 +342,7 @@ int ctl_migrate(int argc, char **argv, const struct eccr_config *cfg)
 		return usage();
 	if (scan_dir(&ms) != 0)
 		return 1;
-	if ((db = connect_db(cfg->database.conninfo)) == NULL)
+	if ((db = ctl_connect(cfg, "migrate")) == NULL)
 		return 1;
 	if (!exec_simple(db, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", "taking the migration lock")) {
 		PQfinish(db);

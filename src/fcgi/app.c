@@ -313,7 +313,7 @@ int eccr_app_register_statements(void)
 		return -1;
 	if (eccr_jobs_register() != 0 || eccr_jobs_list_register() != 0)
 		return -1;
-	if (eccr_files_register() != 0 || eccr_files_content_register() != 0)
+	if (eccr_files_register() != 0)
 		return -1;
 	return 0;
 }

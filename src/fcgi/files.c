@@ -432,7 +432,7 @@ void eccr_files_upload(struct eccr_ctx *c)
 
 /* ------------------------------------------------------------ metadata */
 
-static PGresult *load_file(struct eccr_ctx *c, const char *id)
+PGresult *file_load(struct eccr_ctx *c, const char *id)
 {
 	const char *p[1] = { id };
 	PGresult *res;
@@ -455,7 +455,7 @@ void eccr_files_get(struct eccr_ctx *c)
 	char id[37];
 	PGresult *res;
 
-	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) || (res = load_file(c, id)) == NULL)
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) || (res = file_load(c, id)) == NULL)
 		return;
 	eccr_resp_json(&c->req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	PQclear(res);
@@ -619,7 +619,7 @@ void eccr_files_url(struct eccr_ctx *c)
 	}
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		if ((res = load_file(c, id)) != NULL) {
+		if ((res = file_load(c, id)) != NULL) {
 			eccr_problem(&c->req, 409, "conflict", "file %s is not complete yet", id);
 			PQclear(res);
 		}
@@ -741,15 +741,15 @@ void eccr_files_complete(struct eccr_ctx *c)
 	enum eccr_db_err e;
 
 	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
-	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || (row = load_file(c, id)) == NULL)
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || (row = file_load(c, id)) == NULL)
 		return;
-	if (strcmp(PQgetvalue(row, 0, 1), "pending") != 0) {
+	if (strcmp(PQgetvalue(row, 0, FILE_COL_STATUS), "pending") != 0) {
 		eccr_problem(&c->req, 409, "conflict", "file %s is already complete", id);
-	} else if (eccr_storage_stat(c->app->storage, PQgetvalue(row, 0, 2), &have) != 0 ||
-	    have != strtoll(PQgetvalue(row, 0, 3), NULL, 10)) {
+	} else if (eccr_storage_stat(c->app->storage, PQgetvalue(row, 0, FILE_COL_KEY), &have) != 0 ||
+	    have != strtoll(PQgetvalue(row, 0, FILE_COL_SIZE), NULL, 10)) {
 		eccr_problem(&c->req, 409, "conflict", have < 0 ? "nothing was uploaded for file %s" :
 		    "the uploaded object of file %s does not have the declared size", id);
-	} else if (!object_sha256(c, PQgetvalue(row, 0, 2), hex)) {
+	} else if (!object_sha256(c, PQgetvalue(row, 0, FILE_COL_KEY), hex)) {
 		eccr_problem(&c->req, 503, "unavailable", "storage could not read the object");
 	} else {
 		snprintf(size, sizeof size, "%lld", (long long)have);

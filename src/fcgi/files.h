@@ -25,6 +25,12 @@ bool file_url_signature(const struct eccr_config *cfg, const char *method,
 void file_signed_url(struct eccr_ctx *c, const char *method, const char *file_id,
     int64_t expires, struct eccr_buf *out);
 
+/* The file's row (columns: json, status, storage_key, size_bytes, name,
+ * created_by, content_type, episode_id), or NULL with 404/503 queued. */
+PGresult *file_load(struct eccr_ctx *c, const char *id);
+enum { FILE_COL_JSON, FILE_COL_STATUS, FILE_COL_KEY, FILE_COL_SIZE, FILE_COL_NAME,
+	FILE_COL_CREATED_BY, FILE_COL_TYPE, FILE_COL_EPISODE };
+
 /* Handlers (files.c, files_content.c). */
 void eccr_files_upload(struct eccr_ctx *c);
 void eccr_files_list(struct eccr_ctx *c);
@@ -36,6 +42,5 @@ void eccr_files_complete(struct eccr_ctx *c);
 void eccr_files_content_get(struct eccr_ctx *c);
 void eccr_files_content_put(struct eccr_ctx *c);
 int eccr_files_register(void);
-int eccr_files_content_register(void);
 
 #endif

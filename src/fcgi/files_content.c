@@ -20,17 +20,6 @@
 
 #define IO_CHUNK 65536
 
-static struct eccr_stmt st_content = {
-	.sql = "SELECT f.status, f.storage_key, f.size_bytes, f.name, f.content_type"
-	       " FROM files f WHERE f.id = $1::uuid",
-	.nparams = 1, .flags = ECCR_STMT_READ,
-};
-
-int eccr_files_content_register(void)
-{
-	return eccr_db_register(&st_content);
-}
-
 /* expires and signature from the query; false with 403 queued. */
 static bool signature_ok(struct eccr_ctx *c, const char *method, const char *id)
 {
@@ -50,24 +39,6 @@ static bool signature_ok(struct eccr_ctx *c, const char *method, const char *id)
 		return false;
 	}
 	return true;
-}
-
-static PGresult *load(struct eccr_ctx *c, const char *id)
-{
-	const char *p[1] = { id };
-	PGresult *res;
-	enum eccr_db_err e = eccr_db_exec(c->db, &st_content, p, &res);
-
-	if (e != ECCR_DB_OK) {
-		eccr_db_problem(c, e);
-		return NULL;
-	}
-	if (PQntuples(res) == 0) {
-		eccr_problem(&c->req, 404, "not_found", "file %s not found", id);
-		PQclear(res);
-		return NULL;
-	}
-	return res;
 }
 
 /* One "bytes=a-b", "bytes=a-" or "bytes=-n" range.  Returns 1 with
@@ -178,10 +149,10 @@ void eccr_files_content_get(struct eccr_ctx *c)
 	int fd, r;
 
 	if (!eccr_capture_uuid(c, 0, id) || !signature_ok(c, "GET", id) ||
-	    !eccr_no_unknown_query(c) || (res = load(c, id)) == NULL)
+	    !eccr_no_unknown_query(c) || (res = file_load(c, id)) == NULL)
 		return;
-	if (strcmp(PQgetvalue(res, 0, 0), "ready") != 0 ||
-	    eccr_storage_local_path(c->app->storage, PQgetvalue(res, 0, 1), path, sizeof path) != 0 ||
+	if (strcmp(PQgetvalue(res, 0, FILE_COL_STATUS), "ready") != 0 ||
+	    eccr_storage_local_path(c->app->storage, PQgetvalue(res, 0, FILE_COL_KEY), path, sizeof path) != 0 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		eccr_problem(&c->req, 404, "not_found", "file %s has no content", id);
 		PQclear(res);
@@ -189,20 +160,20 @@ void eccr_files_content_get(struct eccr_ctx *c)
 	}
 	fstat(fd, &sb);
 	size = (int64_t)sb.st_size;
-	content_disposition(c, PQgetvalue(res, 0, 3));
+	content_disposition(c, PQgetvalue(res, 0, FILE_COL_NAME));
 	eccr_resp_header(&c->req, "Accept-Ranges", "bytes");
-	if (offload(c, PQgetvalue(res, 0, 1), path)) {
+	if (offload(c, PQgetvalue(res, 0, FILE_COL_KEY), path)) {
 		/* The web server sends the bytes and answers Range itself. */
-		eccr_resp_stream_begin(&c->req, 200, PQgetvalue(res, 0, 4), -1);
+		eccr_resp_stream_begin(&c->req, 200, PQgetvalue(res, 0, FILE_COL_TYPE), -1);
 	} else if ((r = parse_range(eccr_req_param(&c->req, "HTTP_RANGE"), size, &from, &to)) < 0) {
 		eccr_resp_header(&c->req, "Content-Range", "bytes */%lld", (long long)size);
 		eccr_problem(&c->req, 416, "bad_request", "the range is outside the file");
 	} else if (r == 1) {
 		eccr_resp_header(&c->req, "Content-Range", "bytes %lld-%lld/%lld", (long long)from,
 		    (long long)to, (long long)size);
-		stream_file(c, fd, PQgetvalue(res, 0, 4), from, to - from + 1, 206);
+		stream_file(c, fd, PQgetvalue(res, 0, FILE_COL_TYPE), from, to - from + 1, 206);
 	} else {
-		stream_file(c, fd, PQgetvalue(res, 0, 4), 0, size, 200);
+		stream_file(c, fd, PQgetvalue(res, 0, FILE_COL_TYPE), 0, size, 200);
 	}
 	close(fd);
 	PQclear(res);
@@ -217,13 +188,13 @@ void eccr_files_content_put(struct eccr_ctx *c)
 	int n, e = 0;
 
 	if (!eccr_capture_uuid(c, 0, id) || !signature_ok(c, "PUT", id) ||
-	    !eccr_no_unknown_query(c) || (res = load(c, id)) == NULL)
+	    !eccr_no_unknown_query(c) || (res = file_load(c, id)) == NULL)
 		return;
-	declared = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0) {
+	declared = strtoll(PQgetvalue(res, 0, FILE_COL_SIZE), NULL, 10);
+	if (strcmp(PQgetvalue(res, 0, FILE_COL_STATUS), "pending") != 0) {
 		eccr_problem(&c->req, 409, "conflict", "file %s is already complete", id);
 	} else if ((buf = malloc(IO_CHUNK)) == NULL ||
-	    (e = eccr_storage_writer_open(c->app->storage, PQgetvalue(res, 0, 1), &w)) != 0) {
+	    (e = eccr_storage_writer_open(c->app->storage, PQgetvalue(res, 0, FILE_COL_KEY), &w)) != 0) {
 		free(buf);
 		eccr_problem(&c->req, 503, "unavailable", "storage is unavailable");
 	} else {

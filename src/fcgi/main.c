@@ -146,14 +146,6 @@ static void ctx_fini(struct eccr_ctx *c)
 	eccr_db_free(c->db);
 }
 
-static bool has_sinks(const struct eccr_plugins *ps)
-{
-	for (size_t i = 0; i < ps->n; i++)
-		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK)
-			return true;
-	return false;
-}
-
 /* Start the threads, wait for a stop signal, then drain and join. */
 static int serve(struct eccr_app *a, const sigset_t *stopset)
 {
@@ -166,7 +158,7 @@ static int serve(struct eccr_app *a, const sigset_t *stopset)
 		rc = -1;
 		goto out;
 	}
-	if (has_sinks(&a->plugins) && (a->dispatch = eccr_dispatch_start(&a->cfg, &a->plugins)) == NULL) {
+	if (eccr_plugins_has_sinks(&a->plugins) && (a->dispatch = eccr_dispatch_start(&a->cfg, &a->plugins)) == NULL) {
 		eccr_err("cannot start the event dispatcher");
 		rc = -1;
 		goto out;

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "log.h"
 #include "outbox.h"
@@ -83,15 +82,6 @@ int64_t eccr_backoff_ms(int attempt, int base_ms, int max_ms, uint32_t random)
 	if (d > max_ms)
 		d = max_ms;
 	return d / 2 + (d - d / 2 > 0 ? (int64_t)(random % (uint64_t)(d - d / 2 + 1)) : 0);
-}
-
-static uint32_t random32(void)
-{
-	uint32_t r = 0;
-
-	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
-		r = (uint32_t)rand();
-	return r;
 }
 
 static void row_event(PGresult *res, int row, int attempt, struct eccr_event *ev)
@@ -175,7 +165,7 @@ static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plu
 		if (dead)
 			st->dead++;
 		snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(1,
-		    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, random32()));
+		    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, eccr_random32()));
 		snprintf(err, sizeof err, "sink answered %s", outcome_name(rc));
 		p[0] = ev->id_text;
 		p[1] = pi->name;
@@ -318,7 +308,7 @@ static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins 
 	}
 	snprintf(attempts, sizeof attempts, "%d", attempt);
 	snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(attempt,
-	    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, random32()));
+	    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, eccr_random32()));
 	snprintf(err, sizeof err, "sink answered %s on attempt %d",
 	    rc == ECCR_EMIT_OK ? "OK" : outcome_name(rc), attempt);
 	p[0] = ev.id_text;

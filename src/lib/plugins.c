@@ -385,6 +385,16 @@ int eccr_plugins_load(struct eccr_plugins *ps, const struct eccr_config *cfg,
 	return 0;
 }
 
+bool eccr_plugins_has_sinks(const struct eccr_plugins *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK)
+			return true;
+	return false;
+}
+
 void eccr_plugin_close(struct eccr_plugin_instance *pi)
 {
 	size_t i;

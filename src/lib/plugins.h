@@ -56,6 +56,9 @@ bool eccr_plugin_wants(const struct eccr_plugin_instance *pi, const char *type);
 int eccr_plugins_query(const struct eccr_plugins *ps, const char *what,
     const char *args_json, char **out_json);
 
+/* Is any loaded plugin a sink (so there is anything to dispatch)? */
+bool eccr_plugins_has_sinks(const struct eccr_plugins *ps);
+
 const char *eccr_plugin_kind_name(int kind);
 
 #endif

@@ -226,6 +226,15 @@ bool eccr_uuid_normalize(const char *s, char out[37])
 	return true;
 }
 
+uint32_t eccr_random32(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+		r = (uint32_t)rand();
+	return r;
+}
+
 bool eccr_uuid_v4(char out[37])
 {
 	static const char hex[] = "0123456789abcdef";

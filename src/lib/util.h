@@ -39,6 +39,9 @@ bool eccr_has_control(const char *s, size_t n);
  * lower-cased into out[37]; returns false when s is not a UUID. */
 bool eccr_uuid_valid(const char *s);
 bool eccr_uuid_normalize(const char *s, char out[37]);
+/* 32 random bits from getrandom(2) (rand() if that fails): for jitter,
+ * never for secrets. */
+uint32_t eccr_random32(void);
 /* A random (version 4) UUID from getrandom(2); false if that failed. */
 bool eccr_uuid_v4(char out[37]);
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,15 +189,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t random32(void)
-{
-	uint32_t r = 0;
-
-	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
-		r = (uint32_t)rand();
-	return r;
-}
-
 static void offer(struct jobs *j, PGresult *res, int row, int col)
 {
 	int64_t id;
@@ -271,7 +261,7 @@ static void record(struct runner *r, int rc, char *result, char *error)
 		else
 			outcome = rc == ECCR_EMIT_RETRY ? "retry" : "fail";
 		snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(r->attempt,
-		    j->cfg->worker.retry_base_ms, j->cfg->worker.retry_max_ms, random32()));
+		    j->cfg->worker.retry_base_ms, j->cfg->worker.retry_max_ms, eccr_random32()));
 		p[0] = r->id;
 		p[1] = j->worker_id;
 		p[2] = outcome;

@@ -138,14 +138,6 @@ static int serve(struct worker *w, int sfd)
 	}
 }
 
-static bool has_sinks(const struct eccr_plugins *ps)
-{
-	for (size_t i = 0; i < ps->n; i++)
-		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK)
-			return true;
-	return false;
-}
-
 static int setup(struct worker *w, const char *cfgpath, bool once)
 {
 	char err[ECCR_CONFIG_ERRLEN], host[64];
@@ -174,7 +166,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 		return 0;
 	/* Without sinks there is nothing to dispatch: the outbox rounds mark
 	 * this worker's events delivered in batches. */
-	if (has_sinks(&w->plugins) &&
+	if (eccr_plugins_has_sinks(&w->plugins) &&
 	    (w->dispatch = eccr_dispatch_start(&w->cfg, &w->plugins)) == NULL) {
 		eccr_err("cannot start the event dispatcher");
 		return -1;

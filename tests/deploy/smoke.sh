@@ -15,8 +15,7 @@ chmod 755 "$STACK_DIR"
 
 SERVER_PID=""
 FCGI_PID=""
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:log_path=$STACK_DIR/asan}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$STACK_DIR/ubsan}"
+sanitizer_env
 
 stop_server() {
 	for pid in $SERVER_PID $FCGI_PID; do
@@ -34,11 +33,7 @@ cleanup() {
 	stop_server
 	worker_stop
 	pg_stop
-	if ls "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >/dev/null 2>&1; then
-		echo "deploy: sanitizer reports:" >&2
-		cat "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >&2
-		rc=1
-	fi
+	sanitizer_reports deploy || rc=1
 	if [ "$rc" -ne 0 ]; then
 		echo "deploy: FAILED; logs kept in $STACK_DIR" >&2
 		tail -20 "$STACK_DIR"/*.log >&2 2>/dev/null || true

@@ -12,8 +12,7 @@ chmod 755 "$STACK_DIR"
 # shellcheck source=../../script/lib/stack.sh
 . "$SRC/script/lib/stack.sh"
 
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=$STACK_DIR/asan}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$STACK_DIR/ubsan}"
+sanitizer_env
 
 cleanup() {
 	rc=$?
@@ -22,11 +21,7 @@ cleanup() {
 	pkill -TERM -f "$BUILD/src/worker/eccr-worker" 2>/dev/null || true
 	lighttpd_stop
 	pg_stop
-	if ls "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >/dev/null 2>&1; then
-		echo "integration: sanitizer reports:" >&2
-		cat "$STACK_DIR"/asan.* "$STACK_DIR"/ubsan.* >&2
-		rc=1
-	fi
+	sanitizer_reports integration || rc=1
 	if [ "$rc" -ne 0 ]; then
 		echo "integration: FAILED; logs kept in $STACK_DIR" >&2
 		tail -40 "$STACK_DIR/eccr-fcgi.log" "$STACK_DIR/lighttpd-error.log" >&2 2>/dev/null || true
