@@ -198,3 +198,39 @@ lighttpd_stop() {
 	done
 	pkill -KILL -f "$BUILD/src/fcgi/eccr-fcgi" 2>/dev/null || true
 }
+
+# eccr-wsd on 127.0.0.1:$1, logging to $STACK_DIR/$2.log (default wsd), its
+# pid in $STACK_DIR/$2.pid; returns once its /health answers 200 (it is
+# LISTENing on PostgreSQL).
+wsd_start() {  # PORT [NAME]
+	name=${2:-wsd}
+	"$BUILD/src/wsd/eccr-wsd" -c "$STACK_DIR/eccr.conf" -l "127.0.0.1:$1" \
+		>>"$STACK_DIR/$name.log" 2>&1 &
+	echo $! >"$STACK_DIR/$name.pid"
+	for _ in $(seq 1 100); do
+		if curl -fsS -o /dev/null "http://127.0.0.1:$1/health" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "stack: eccr-wsd ($name) did not come up:" >&2
+	tail -20 "$STACK_DIR/$name.log" >&2
+	return 1
+}
+
+# Stop every eccr-wsd this stack started (SIGTERM: clients get 1001).
+wsd_stop() {
+	for f in "$STACK_DIR"/wsd*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid"
+			for _ in $(seq 1 50); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+		fi
+		rm -f "$f"
+	done
+}

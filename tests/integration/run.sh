@@ -16,6 +16,7 @@ sanitizer_env
 
 cleanup() {
 	rc=$?
+	wsd_stop
 	worker_stop
 	# Workers the tests started and left behind.
 	pkill -TERM -f "$BUILD/src/worker/eccr-worker" 2>/dev/null || true
@@ -35,6 +36,8 @@ trap 'exit 130' INT TERM
 
 PG_PORT=$(free_port)
 HTTP_PORT=$(free_port "$PG_PORT")
+WSD_PORT=$(free_port "$HTTP_PORT")
+WSD2_PORT=$(free_port "$WSD_PORT")
 pg_init
 pg_start
 pg_createdb eccr_test
@@ -47,7 +50,7 @@ STORAGE_EXTRA="max_upload_bytes = 1048576" SERVER_EXTRA="max_body_bytes = 262144
 
 [plugins]
 dir = $STACK_DIR/plugins
-load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop, job-checksum
+load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop, job-checksum, broadcast-ws
 
 [plugin.sink-jsonl]
 path = $STACK_DIR/events.jsonl
@@ -62,6 +65,10 @@ path = $STACK_DIR/dead.jsonl
 mode = fail
 fail_while = $STACK_DIR/sink-dead.fail
 events = episode_deleted
+
+[wsd]
+; small, so the realtime suite can overflow a stalled client's queue
+send_queue_bytes = 65536
 
 [outbox]
 grace_ms = 1000
@@ -78,6 +85,9 @@ EOC
 migrate >/dev/null
 lighttpd_start
 worker_start
+# Two hubs: every event must reach the clients of both.
+wsd_start "$WSD_PORT" wsd
+wsd_start "$WSD2_PORT" wsd2
 
 export ECCR_TEST_URL="http://127.0.0.1:$HTTP_PORT/api/v1"
 export ECCR_TEST_ROOT="http://127.0.0.1:$HTTP_PORT"
@@ -92,6 +102,7 @@ export ECCR_TEST_STACK_DIR="$STACK_DIR"
 export ECCR_TEST_BUILD="$BUILD"
 export ECCR_TEST_WORKER="$BUILD/src/worker/eccr-worker"
 export ECCR_TEST_WORKER_PID="$WORKER_PID"
+export ECCR_TEST_WSD_URLS="ws://127.0.0.1:$WSD_PORT/ws ws://127.0.0.1:$WSD2_PORT/ws"
 
 failed=0
 only=${2:-}
@@ -102,6 +113,12 @@ for t in "$BUILD"/tests/integration/test_*; do
 	# One test at a time: the outage suite stops the shared PostgreSQL.
 	"$t" --jobs=1 2>&1 | tee -a "$STACK_DIR/tests.log" || failed=1
 done
+if [ -z "$only" ] || [ "$only" = test_realtime ]; then
+	echo "integration: test_realtime (WebSocket clients, Python)"
+	/usr/bin/python3 "$SRC/tests/integration/test_realtime.py" 2>&1 |
+		tee -a "$STACK_DIR/tests.log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+fi
 if [ -z "$only" ] || [ "$only" = sdk ]; then
 	echo "integration: the plugin SDK, out of tree"
 	"$SRC/tests/integration/sdk.sh" "$BUILD" || failed=1

@@ -1,0 +1,366 @@
+#!/usr/bin/python3
+"""Realtime suite: real WebSocket clients (python3-websockets) against two
+eccr-wsd hubs, with changes made through the real HTTP API (lighttpd +
+eccr-fcgi) and published by the broadcast-ws sink through PostgreSQL.
+
+Run by tests/integration/run.sh, which exports the stack's addresses.
+Each test prints "ok NAME" or "FAIL NAME: why"; the exit status is 1 if
+any failed.
+"""
+import asyncio
+import json
+import os
+import socket
+import base64
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+import websockets
+
+API = os.environ["ECCR_TEST_URL"]
+CONFIG = os.environ["ECCR_TEST_CONFIG"]
+ECCRCTL = os.environ["ECCR_TEST_ECCRCTL"]
+HUBS = os.environ["ECCR_TEST_WSD_URLS"].split()
+PG_STOP = os.environ["ECCR_TEST_PG_STOP"]
+PG_START = os.environ["ECCR_TEST_PG_START"]
+
+QUIET_S = 0.8      # how long "nothing arrives" is watched for
+PATIENCE_S = 10    # how long an expected frame may take at most
+
+
+def token(sub, role="editor", name=None):
+    args = [ECCRCTL, "-c", CONFIG, "token", "--sub", sub, "--role", role]
+    if name:
+        args += ["--name", name]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def http(method, path, tok, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(API + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + tok)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def hub_health(hub):
+    url = hub.replace("ws://", "http://").rsplit("/ws", 1)[0] + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except OSError:
+        return 0, None
+
+
+EDITOR = token("rt-editor", "editor", "Realtime Editor")
+
+
+def create_episode(title):
+    status, ep = http("POST", "/episodes", EDITOR, {"title": title})
+    assert status == 201, (status, ep)
+    return ep["id"]
+
+
+def patch(ep_id, title):
+    status, ep = http("PATCH", "/episodes/" + ep_id, EDITOR, {"title": title})
+    assert status == 200, (status, ep)
+    return ep
+
+
+async def connect(sub="rt-viewer", role="viewer", hub=0):
+    return await websockets.connect(HUBS[hub] + "?token=" + token(sub, role),
+                                    max_size=1 << 22, open_timeout=PATIENCE_S)
+
+
+async def frame(ws, timeout=PATIENCE_S):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def subscribe(ws, room):
+    await ws.send(json.dumps({"type": "subscribe", "room": room}))
+    f = await frame(ws)
+    assert f == {"type": "subscribed", "room": room}, f
+    return f
+
+
+async def next_event(ws, type_=None, timeout=PATIENCE_S):
+    """The next event frame (of type_, skipping others)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        f = await frame(ws, max(0.01, deadline - time.monotonic()))
+        if f.get("type") == "event" and (type_ is None or f["event"]["type"] == type_):
+            return f
+
+
+async def nothing_more(ws, what):
+    try:
+        f = await asyncio.wait_for(ws.recv(), QUIET_S)
+    except asyncio.TimeoutError:
+        return
+    raise AssertionError("%s received %s" % (what, f))
+
+
+# ---------------------------------------------------------------- tests
+
+async def test_patch_reaches_its_rooms_only():
+    ep, other = create_episode("Routing"), create_episode("Elsewhere")
+    in_ep, in_list = await connect(), await connect()
+    in_other, in_jobs, in_user = await connect(), await connect(), await connect("rt-viewer")
+    await subscribe(in_ep, "episode:" + ep)
+    await subscribe(in_list, "episodes")
+    await subscribe(in_other, "episode:" + other)
+    await subscribe(in_jobs, "jobs")
+    await subscribe(in_user, "user:rt-viewer")
+    patched = patch(ep, "Routing, renamed")
+    for ws, room in ((in_ep, "episode:" + ep), (in_list, "episodes")):
+        f = await next_event(ws, "episode_updated")
+        assert f["room"] == room, f
+        ev = f["event"]
+        assert ev["resource"] == {"type": "episode", "id": ep}, ev
+        assert ev["episode_id"] == ep and ev["id"].isdigit(), ev
+        assert ev["actor"]["id"] == "rt-editor", ev
+        assert ev["data"]["title"] == "Routing, renamed", ev
+        assert ev["data"]["version"] == patched["version"], ev
+        assert "title" in ev["data"]["changed_fields"], ev
+    for ws, what in ((in_other, "another episode's room"), (in_jobs, "the jobs room"),
+                     (in_user, "a user room"), (in_ep, "the episode room, twice"),
+                     (in_list, "the episodes room, twice")):
+        await nothing_more(ws, what)
+    for ws in (in_ep, in_list, in_other, in_jobs, in_user):
+        await ws.close()
+
+
+async def test_rooms_refused_and_errors_keep_the_connection():
+    ws = await connect("rt-alice", "admin")
+    await ws.send(json.dumps({"type": "subscribe", "room": "user:rt-bob"}))
+    f = await frame(ws)
+    assert f["type"] == "error" and f["code"] == "forbidden", f
+    for bad in ("not json", json.dumps({"type": "dance"}), json.dumps({"type": "subscribe"}),
+                json.dumps({"type": "subscribe", "room": "episode:nope"}),
+                json.dumps({"type": "ping", "pad": "x" * 5000})):
+        await ws.send(bad)
+        f = await frame(ws)
+        assert f["type"] == "error" and f["code"] == "bad_request", (bad[:40], f)
+    await ws.send(b"\x01\x02")
+    f = await frame(ws)
+    assert f["type"] == "error" and f["code"] == "bad_request", f
+    await ws.send(json.dumps({"type": "ping"}))
+    assert await frame(ws) == {"type": "pong"}
+    await subscribe(ws, "user:rt-alice")
+    await ws.close()
+
+
+async def test_handshake_needs_a_valid_token():
+    for url in (HUBS[0], HUBS[0] + "?token=", HUBS[0] + "?token=abc.def.ghi",
+                HUBS[0] + "?token=" + token("x")[:-3] + "AAA"):
+        try:
+            ws = await websockets.connect(url, open_timeout=PATIENCE_S)
+        except websockets.exceptions.InvalidStatusCode as e:
+            assert e.status_code == 401, (url[-20:], e.status_code)
+            continue
+        await ws.close()
+        raise AssertionError("connected without a valid token: " + url[-20:])
+    try:
+        await websockets.connect(HUBS[0].replace("/ws", "/other") + "?token=" + token("x"))
+        raise AssertionError("a path other than /ws upgraded")
+    except websockets.exceptions.InvalidStatusCode as e:
+        assert e.status_code == 404, e.status_code
+
+
+async def test_two_hubs_both_deliver():
+    a, b = await connect(hub=0), await connect(hub=1)
+    await subscribe(a, "episodes")
+    await subscribe(b, "episodes")
+    ep = create_episode("Both hubs")
+    fa, fb = await next_event(a, "episode_created"), await next_event(b, "episode_created")
+    assert fa["event"]["resource"]["id"] == ep and fa["event"] == fb["event"], (fa, fb)
+    await a.close()
+    await b.close()
+
+
+async def test_events_of_one_episode_in_order():
+    ep = create_episode("Ordered")
+    ws = await connect()
+    await subscribe(ws, "episode:" + ep)
+    for i in range(20):
+        patch(ep, "Ordered %d" % i)
+    ids, titles = [], []
+    for i in range(20):
+        f = await next_event(ws, "episode_updated")
+        ids.append(int(f["event"]["id"]))
+        titles.append(f["event"]["data"]["title"])
+    assert ids == sorted(ids) and len(set(ids)) == 20, ids
+    assert titles == ["Ordered %d" % i for i in range(20)], titles
+    await nothing_more(ws, "after the 20 updates")
+    await ws.close()
+
+
+async def test_job_events_reach_the_jobs_room():
+    ep = create_episode("With a job")
+    jobs, room = await connect(), await connect()
+    await subscribe(jobs, "jobs")
+    await subscribe(room, "episode:" + ep)
+    status, job = http("POST", "/jobs", EDITOR, {"type": "noop", "episode_id": ep})
+    assert status in (201, 202), (status, job)
+    for ws in (jobs, room):
+        seen = set()
+        while "job_completed" not in seen:
+            f = await next_event(ws)
+            assert f["event"]["resource"]["type"] in ("job", "worker"), f
+            seen.add(f["event"]["type"])
+        assert "job_created" in seen, seen
+    await jobs.close()
+    await room.close()
+
+
+def raw_stalled_client(room):
+    """A client that subscribes and then never reads: a tiny receive buffer,
+    the handshake and subscribe frame written by hand."""
+    host, port = HUBS[0][len("ws://"):].split("/")[0].split(":")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+               % (token("rt-stalled", "viewer"), host, port, key)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    payload = json.dumps({"type": "subscribe", "room": room}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return s
+
+
+async def test_stalled_client_is_dropped_without_delaying_others():
+    ep = create_episode("Busy")
+    _, before = hub_health(HUBS[0])
+    stalled = raw_stalled_client("episode:" + ep)
+    ws = await connect()
+    await subscribe(ws, "episode:" + ep)
+    await asyncio.sleep(0.2)
+    n = 600
+    pad = "x" * 400
+    received = 0
+
+    async def reader():
+        nonlocal received
+        while received < n:
+            await next_event(ws, "episode_updated")
+            received += 1
+
+    task = asyncio.ensure_future(reader())
+    t0 = time.monotonic()
+    for i in range(n):
+        await asyncio.get_event_loop().run_in_executor(None, patch, ep, "Busy %d %s" % (i, pad))
+    last_patch = time.monotonic()
+    await asyncio.wait_for(task, PATIENCE_S)
+    lag = time.monotonic() - last_patch
+    assert received == n
+    assert lag < 2.0, "the reading client lagged %.2f s behind the last change" % lag
+    _, after = hub_health(HUBS[0])
+    assert after["slow_dropped"] == before["slow_dropped"] + 1, (before, after)
+    # The stalled socket, read at last, ends: close frame 1013 or EOF.
+    stalled.settimeout(PATIENCE_S)
+    tail = b""
+    try:
+        while True:
+            chunk = stalled.recv(65536)
+            if not chunk:
+                break
+            tail += chunk
+    except ConnectionResetError:
+        pass
+    close_at = tail.rfind(b"\x88")
+    if close_at >= 0 and len(tail) >= close_at + 4:
+        code = int.from_bytes(tail[close_at + 2:close_at + 4], "big")
+        assert code == 1013, code
+    stalled.close()
+    print("  %d events in %.2f s; the reader was %.0f ms behind the last change"
+          % (n, last_patch - t0, lag * 1000))
+    await ws.close()
+
+
+async def test_hub_resumes_after_postgresql_restarts():
+    a, b = await connect(hub=0), await connect(hub=1)
+    await subscribe(a, "episodes")
+    await subscribe(b, "episodes")
+    subprocess.run([PG_STOP], check=True)
+    try:
+        deadline = time.monotonic() + PATIENCE_S
+        while hub_health(HUBS[0])[0] != 503 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert hub_health(HUBS[0])[0] == 503, "hub did not notice PostgreSQL going away"
+    finally:
+        subprocess.run([PG_START], check=True)
+    # Change something at once: the hub may still be reconnecting, and
+    # must catch up on what was committed meanwhile.
+    deadline = time.monotonic() + PATIENCE_S
+    while True:
+        try:
+            ep = create_episode("After the restart")
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+    for ws in (a, b):
+        f = await next_event(ws, "episode_created", timeout=20)
+        while f["event"]["resource"]["id"] != ep:
+            f = await next_event(ws, "episode_created", timeout=20)
+    for hub in HUBS:
+        status, h = hub_health(hub)
+        assert status == 200 and h["database"] == "ok", h
+    await a.close()
+    await b.close()
+
+
+TESTS = [
+    test_patch_reaches_its_rooms_only,
+    test_rooms_refused_and_errors_keep_the_connection,
+    test_handshake_needs_a_valid_token,
+    test_two_hubs_both_deliver,
+    test_events_of_one_episode_in_order,
+    test_job_events_reach_the_jobs_room,
+    test_stalled_client_is_dropped_without_delaying_others,
+    test_hub_resumes_after_postgresql_restarts,
+]
+
+
+def main():
+    only = sys.argv[1:]
+    failed = 0
+    for t in TESTS:
+        if only and t.__name__ not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            asyncio.run(asyncio.wait_for(t(), 120))
+            print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0))
+        except Exception as e:   # report every failure, run the rest
+            failed += 1
+            print("FAIL %s: %r" % (t.__name__, e))
+            traceback.print_exc()
+    print("realtime: %d failed of %d" % (failed, len(TESTS)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
