@@ -332,6 +332,54 @@ async def test_hub_resumes_after_postgresql_restarts():
     await b.close()
 
 
+def replace_file(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+async def wait_for_log(path, needle, start):
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        with open(path) as f:
+            f.seek(start)
+            if needle in f.read():
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("%r never appeared in %s" % (needle, path))
+
+
+async def test_sighup_reloads_and_a_broken_file_changes_nothing():
+    stack = os.environ["ECCR_TEST_STACK_DIR"]
+    with open(os.path.join(stack, "wsd.pid")) as f:
+        pid = int(f.read())
+    log = os.path.join(stack, "wsd.log")
+    with open(CONFIG) as f:
+        good = f.read()
+    ws = await connect()
+    await subscribe(ws, "episodes")
+    try:
+        start = os.path.getsize(log)
+        replace_file(CONFIG, good + "\n[wsd]\nno_such_key = 1\n")
+        os.kill(pid, 1)
+        await wait_for_log(log, "reload refused", start)
+    finally:
+        replace_file(CONFIG, good)
+    # Still serving, the old connection included.
+    await ws.send(json.dumps({"type": "ping"}))
+    assert await frame(ws) == {"type": "pong"}
+    ep = create_episode("After a refused reload")
+    f = await next_event(ws, "episode_created")
+    assert f["event"]["resource"]["id"] == ep, f
+    start = os.path.getsize(log)
+    os.kill(pid, 1)
+    await wait_for_log(log, "configuration reloaded", start)
+    other = await connect()
+    await subscribe(other, "jobs")
+    await other.close()
+    await ws.close()
+
+
 TESTS = [
     test_patch_reaches_its_rooms_only,
     test_rooms_refused_and_errors_keep_the_connection,
@@ -341,6 +389,7 @@ TESTS = [
     test_job_events_reach_the_jobs_room,
     test_stalled_client_is_dropped_without_delaying_others,
     test_hub_resumes_after_postgresql_restarts,
+    test_sighup_reloads_and_a_broken_file_changes_nothing,
 ]
 
 
