@@ -236,7 +236,7 @@ static int parse_cursor(const char *s, char *micros, char *id)
 	"   AND ($6::timestamptz IS NULL OR a.created_at >= $6::timestamptz)" \
 	"   AND ($7::timestamptz IS NULL OR a.created_at < $7::timestamptz)" \
 	"   AND ($8::bigint IS NULL OR (a.created_at, a.id) <" \
-	"        (to_timestamp($8::bigint / 1000000.0), $9::bigint))" \
+	"        ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::bigint))" \
 	" ORDER BY a.created_at DESC, a.id DESC LIMIT $10::int"
 
 static char *dup_msg(const char *m)
