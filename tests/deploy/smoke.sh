@@ -2,8 +2,9 @@
 # tests/deploy/smoke.sh BUILD_DIR - deployment smoke tests: the shipped
 # web server configurations (etc/lighttpd, etc/nginx, etc/apache2), with
 # their paths substituted into a temporary directory, each in front of a
-# real eccr-fcgi, PostgreSQL and eccr-worker, driven through the same
-# end-to-end scenario with curl.
+# real eccr-fcgi, PostgreSQL, eccr-worker and eccr-wsd, driven through the
+# same end-to-end scenario with curl and a WebSocket client (ws_probe.py)
+# connected through the server's /ws proxy.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,6 +32,7 @@ stop_server() {
 cleanup() {
 	rc=$?
 	stop_server
+	wsd_stop
 	worker_stop
 	pg_stop
 	sanitizer_reports deploy || rc=1
@@ -55,6 +57,8 @@ substitute() {
 	    -e "s|/usr/local/sbin/eccr-fcgi|$BUILD/src/fcgi/eccr-fcgi|g" \
 	    -e "s|/etc/eccr/eccr.conf|$STACK_DIR/eccr.conf|g" \
 	    -e "s|/var/lib/eccr/files|$STACK_DIR/files|g" \
+	    -e "s|127.0.0.1:3002|127.0.0.1:$WSD_PORT|g" \
+	    -e "s|\"port\" => 3002|\"port\" => $WSD_PORT|g" \
 	    -e "s|listen 80;|listen 127.0.0.1:$HTTP_PORT;|" \
 	    -e "s|<VirtualHost \*:80>|<VirtualHost *:$HTTP_PORT>|" "$1"
 }
@@ -64,7 +68,10 @@ configure() {
 
 [plugins]
 dir = $STACK_DIR/plugins
-load = activity-pg, job-noop
+load = activity-pg, broadcast-ws, job-noop
+
+[wsd]
+listen = 127.0.0.1:$WSD_PORT
 
 [worker]
 poll_interval_ms = 100
@@ -146,6 +153,7 @@ LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule setenvif_module /usr/lib/apache2/modules/mod_setenvif.so
 LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
 LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
+LoadModule proxy_wstunnel_module /usr/lib/apache2/modules/mod_proxy_wstunnel.so
 Include $STACK_DIR/apache-site.conf
 EOC
 	APACHE_RUN_DIR="$STACK_DIR" apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND \
@@ -163,7 +171,7 @@ wait_up() {
 
 # The same story through every server.
 scenario() {
-	local base="http://127.0.0.1:$HTTP_PORT" api token auth ep fid url job st i body
+	local base="http://127.0.0.1:$HTTP_PORT" api token auth ep fid url job st i body probe
 
 	api="$base/api/v1"
 	token=$("$BUILD/src/ctl/eccrctl" -c "$STACK_DIR/eccr.conf" token --sub smoke --role admin --name Smoke)
@@ -178,6 +186,20 @@ scenario() {
 	[ "$st" = 401 ] || fail "no token gave $st"
 	st=$(curl -sS -o /dev/null -w '%{http_code}' -H "$auth" "$api/episodes/a%2Fb")
 	[ "$st" = 400 ] || fail "an encoded slash gave $st"
+
+	# A WebSocket client through the server's /ws proxy sees the change.
+	"$SRC/tests/deploy/ws_probe.py" "ws://127.0.0.1:$HTTP_PORT/ws?token=$token" \
+		"episode:$ep" episode_updated "$ep" >"$STACK_DIR/ws-probe.out" 2>&1 &
+	probe=$!
+	for i in $(seq 1 100); do
+		grep -q ready "$STACK_DIR/ws-probe.out" 2>/dev/null && break
+		kill -0 "$probe" 2>/dev/null || break
+		sleep 0.1
+	done
+	curl -fsS -o /dev/null -X PATCH -H "$auth" -H 'Content-Type: application/json' \
+		-d '{"title":"Smoke test, live"}' "$api/episodes/$ep" || fail "patch episode"
+	wait "$probe" || fail "WebSocket: $(cat "$STACK_DIR/ws-probe.out")"
+	echo "deploy [$SERVER]: WebSocket through /ws: $(tail -1 "$STACK_DIR/ws-probe.out")"
 
 	head -c 300000 /dev/urandom >"$STACK_DIR/upload.bin"
 	fid=$(curl -fsS -H "$auth" -H 'Content-Type: application/octet-stream' \
@@ -210,6 +232,7 @@ scenario() {
 
 PG_PORT=$(free_port)
 HTTP_PORT=$(free_port "$PG_PORT")
+WSD_PORT=$(free_port "$HTTP_PORT")
 pg_init
 pg_start
 pg_createdb eccr
@@ -217,6 +240,7 @@ plugins_dir_setup
 configure none
 migrate >/dev/null
 worker_start
+wsd_start "$WSD_PORT"
 
 for SERVER in lighttpd nginx apache; do
 	case $SERVER in
