@@ -329,3 +329,43 @@ void eccr_event_committed(struct eccr_ctx *c, PGresult *res, int row, int col)
 	 * eccr-worker, never delaying this request. */
 	eccr_dispatch_offer(c->app->dispatch, id);
 }
+
+/* The raw cursor is at most this long; every list's fits (episodes': a
+ * sort code, a title of 500 characters, a uuid). */
+#define PAGE_CURSOR_MAX 2304
+
+void eccr_send_page(struct eccr_ctx *c, const PGresult *res, long limit,
+    eccr_cursor_fn cursor_of, const void *arg)
+{
+	static __thread char raw[PAGE_CURSOR_MAX], enc[PAGE_CURSOR_MAX * 4 / 3 + 4];
+	struct eccr_buf *b = &c->scratch;
+	int rows = PQntuples(res), shown = rows > limit ? (int)limit : rows, n;
+
+	eccr_buf_reset(b);
+	eccr_buf_adds(b, "{\"items\":[");
+	for (int i = 0; i < shown; i++) {
+		if (i)
+			eccr_buf_addc(b, ',');
+		eccr_buf_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	}
+	eccr_buf_adds(b, "],\"next_cursor\":");
+	if (rows > limit) {
+		n = cursor_of(res, shown - 1, arg, raw, sizeof raw);
+		if (n < 0 || (size_t)n >= sizeof raw) {
+			eccr_problem(&c->req, 500, "internal", "internal error");
+			return;
+		}
+		eccr_b64url_encode((const unsigned char *)raw, (size_t)n, enc);
+		eccr_buf_addc(b, '"');
+		eccr_buf_adds(b, enc);
+		eccr_buf_addc(b, '"');
+	} else {
+		eccr_buf_adds(b, "null");
+	}
+	eccr_buf_addc(b, '}');
+	if (b->oom) {
+		eccr_problem(&c->req, 500, "internal", "internal error");
+		return;
+	}
+	eccr_resp_json(&c->req, 200, b->p, b->len);
+}

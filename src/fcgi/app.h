@@ -79,6 +79,16 @@ int eccr_if_match(struct eccr_ctx *c, char *out, size_t outlen);
  * the dispatcher (nothing when that value is NULL, e.g. a no-op PATCH). */
 void eccr_event_committed(struct eccr_ctx *c, PGresult *res, int row, int col);
 
+/* A keyset page: 200 {"items":[...],"next_cursor":"..."|null} from a query
+ * that fetched limit + 1 rows, column 0 of each being an item's JSON.  When
+ * a row lies beyond the limit, cursor_of writes the raw cursor of the last
+ * row shown into raw (returning its length, -1 if it does not fit) and the
+ * page carries it base64url-encoded. */
+typedef int (*eccr_cursor_fn)(const PGresult *res, int row, const void *arg,
+    char *raw, size_t rawlen);
+void eccr_send_page(struct eccr_ctx *c, const PGresult *res, long limit,
+    eccr_cursor_fn cursor_of, const void *arg);
+
 /* Handlers. */
 void eccr_health(struct eccr_ctx *c);
 void eccr_episodes_list(struct eccr_ctx *c);

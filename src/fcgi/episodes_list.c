@@ -261,13 +261,11 @@ bad:
 	return false;
 }
 
-/* Append the cursor that continues after row i of res. */
-static void add_next_cursor(struct eccr_buf *out, const struct list_query *q,
-    const PGresult *res, int i)
+/* The raw cursor that continues after row i: "<sort code>|<value>|<id>". */
+static int cursor_of(const PGresult *res, int i, const void *arg, char *raw, size_t rawlen)
 {
-	char raw[CURSOR_MAX + 64], enc[(CURSOR_MAX + 64) * 4 / 3 + 4];
+	const struct list_query *q = arg;
 	const char *value;
-	int n;
 
 	if (q->sort == S_TITLE)
 		value = PQgetvalue(res, i, 3);
@@ -275,37 +273,8 @@ static void add_next_cursor(struct eccr_buf *out, const struct list_query *q,
 		value = PQgetisnull(res, i, 4) ? "-" : PQgetvalue(res, i, 4);
 	else
 		value = PQgetvalue(res, i, 2);
-	n = snprintf(raw, sizeof raw, "%c|%s|%s", sort_codes[q->sort], value,
+	return snprintf(raw, rawlen, "%c|%s|%s", sort_codes[q->sort], value,
 	    PQgetvalue(res, i, 1));
-	if (n < 0 || (size_t)n >= sizeof raw) {
-		eccr_buf_adds(out, "null");
-		return;
-	}
-	eccr_b64url_encode((const unsigned char *)raw, (size_t)n, enc);
-	eccr_buf_addc(out, '"');
-	eccr_buf_adds(out, enc);
-	eccr_buf_addc(out, '"');
-}
-
-static void send_page(struct eccr_ctx *c, const struct list_query *q, PGresult *res)
-{
-	struct eccr_buf *b = &c->scratch;
-	int rows = PQntuples(res), shown = rows > q->limit ? (int)q->limit : rows;
-
-	eccr_buf_reset(b);
-	eccr_buf_adds(b, "{\"items\":[");
-	for (int i = 0; i < shown; i++) {
-		if (i)
-			eccr_buf_addc(b, ',');
-		eccr_buf_adds(b, PQgetvalue(res, i, 0));
-	}
-	eccr_buf_adds(b, "],\"next_cursor\":");
-	if (rows > q->limit)
-		add_next_cursor(b, q, res, shown - 1);
-	else
-		eccr_buf_adds(b, "null");
-	eccr_buf_addc(b, '}');
-	eccr_resp_json(&c->req, 200, b->p, b->len);
 }
 
 static int bind_params(const struct list_query *q, const char **params,
@@ -350,6 +319,6 @@ void eccr_episodes_list(struct eccr_ctx *c)
 		eccr_db_problem(c, e);
 		return;
 	}
-	send_page(c, &q, res);
+	eccr_send_page(c, res, q.limit, cursor_of, &q);
 	PQclear(res);
 }

@@ -486,15 +486,20 @@ static bool parse_cursor(struct eccr_ctx *c, char *micros, char *uuid)
 	return false;
 }
 
+/* Column 1 holds the raw cursor, "<epoch micros>.<uuid>". */
+static int cursor_of(const PGresult *res, int row, const void *arg, char *raw, size_t rawlen)
+{
+	(void)arg;
+	return snprintf(raw, rawlen, "%s", PQgetvalue(res, row, 1));
+}
+
 void eccr_files_list(struct eccr_ctx *c)
 {
-	char ep[37], micros[24] = "", uuid[37] = "", limit[16], *cur;
+	char ep[37], micros[24] = "", uuid[37] = "", limit[16];
 	const char *ls = NULL, *p[4];
 	int64_t n = 50;
 	PGresult *res;
 	enum eccr_db_err e;
-	struct eccr_buf *b = &c->scratch;
-	int i, rows;
 
 	if (!eccr_capture_uuid(c, 0, ep))
 		return;
@@ -514,26 +519,8 @@ void eccr_files_list(struct eccr_ctx *c)
 		eccr_db_problem(c, e);
 		return;
 	}
-	rows = PQntuples(res);
-	eccr_buf_reset(b);
-	eccr_buf_adds(b, "{\"items\":[");
-	for (i = 0; i < rows && i < n; i++) {
-		eccr_buf_adds(b, i ? "," : "");
-		eccr_buf_add(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-	}
-	if (rows > n) {
-		const char *k = PQgetvalue(res, (int)n - 1, 1);
-
-		if ((cur = malloc(eccr_b64url_len(strlen(k)) + 1)) != NULL) {
-			eccr_b64url_encode((const unsigned char *)k, strlen(k), cur);
-			eccr_buf_printf(b, "],\"next_cursor\":\"%s\"}", cur);
-			free(cur);
-		}
-	} else {
-		eccr_buf_adds(b, "],\"next_cursor\":null}");
-	}
+	eccr_send_page(c, res, n, cursor_of, NULL);
 	PQclear(res);
-	eccr_resp_json(&c->req, 200, b->p, b->len);
 }
 
 void eccr_files_delete(struct eccr_ctx *c)

@@ -169,41 +169,12 @@ bad:
 	return false;
 }
 
-static void send_page(struct eccr_ctx *c, const struct list_query *q, PGresult *res)
+/* The raw cursor that continues after row i: "J|<micros>|<id>". */
+static int cursor_of(const PGresult *res, int i, const void *arg, char *raw, size_t rawlen)
 {
-	struct eccr_buf *b = &c->scratch;
-	int rows = PQntuples(res), shown = rows > q->limit ? (int)q->limit : rows;
-
-	eccr_buf_reset(b);
-	eccr_buf_adds(b, "{\"items\":[");
-	for (int i = 0; i < shown; i++) {
-		if (i)
-			eccr_buf_addc(b, ',');
-		eccr_buf_adds(b, PQgetvalue(res, i, 0));
-	}
-	eccr_buf_adds(b, "],\"next_cursor\":");
-	if (rows > q->limit) {
-		char raw[CURSOR_MAX], enc[CURSOR_MAX * 4 / 3 + 4];
-		int n = snprintf(raw, sizeof raw, "%c|%s|%s", CURSOR_CODE,
-		    PQgetvalue(res, shown - 1, 2), PQgetvalue(res, shown - 1, 1));
-
-		if (n < 0 || (size_t)n >= sizeof raw) {
-			eccr_problem(&c->req, 500, "internal", "internal error");
-			return;
-		}
-		eccr_b64url_encode((const unsigned char *)raw, (size_t)n, enc);
-		eccr_buf_addc(b, '"');
-		eccr_buf_adds(b, enc);
-		eccr_buf_addc(b, '"');
-	} else {
-		eccr_buf_adds(b, "null");
-	}
-	eccr_buf_addc(b, '}');
-	if (b->oom) {
-		eccr_problem(&c->req, 500, "internal", "internal error");
-		return;
-	}
-	eccr_resp_json(&c->req, 200, b->p, b->len);
+	(void)arg;
+	return snprintf(raw, rawlen, "%c|%s|%s", CURSOR_CODE, PQgetvalue(res, i, 2),
+	    PQgetvalue(res, i, 1));
 }
 
 void eccr_jobs_list(struct eccr_ctx *c)
@@ -239,6 +210,6 @@ void eccr_jobs_list(struct eccr_ctx *c)
 		eccr_db_problem(c, e);
 		return;
 	}
-	send_page(c, &q, res);
+	eccr_send_page(c, res, q.limit, cursor_of, NULL);
 	PQclear(res);
 }

@@ -386,3 +386,49 @@ Test(files, checksum_job_records_sha256_and_size, .timeout = 60)
 	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE id = $1::uuid AND status = 'failed'"
 	    " AND attempts = 1 AND last_error = 'no such ready file'", jid, 1), 1);
 }
+
+Test(files, list_pages_in_upload_order)
+{
+	char ep[37], path[512], cursor[256] = "", names[5][16];
+	struct resp *r;
+	json_object *items, *next;
+	int i, seen = 0, pages = 0;
+
+	new_episode(ep);
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof path, "/episodes/%s/files?name=part%d.txt", ep, i);
+		r = http("POST", path, tok_editor(), "text/plain", "x", 1, NULL);
+		cr_assert_eq(r->status, 201, "%s", r->body);
+		resp_free(r);
+	}
+	do {
+		snprintf(path, sizeof path, "/episodes/%s/files?limit=2%s%s", ep,
+		    cursor[0] ? "&cursor=" : "", cursor);
+		r = http_json("GET", path, tok_viewer(), NULL);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert(json_object_object_get_ex(r->json, "items", &items));
+		cr_assert_eq(json_object_array_length(items), pages < 2 ? 2u : 1u, "%s", r->body);
+		for (i = 0; i < (int)json_object_array_length(items) && seen < 5; i++) {
+			json_object *f = json_object_array_get_idx(items, (size_t)i), *name;
+
+			cr_assert(json_object_object_get_ex(f, "name", &name));
+			snprintf(names[seen++], sizeof names[0], "%s", json_object_get_string(name));
+		}
+		cr_assert(json_object_object_get_ex(r->json, "next_cursor", &next));
+		snprintf(cursor, sizeof cursor, "%s", next ? json_object_get_string(next) : "");
+		resp_free(r);
+		pages++;
+	} while (cursor[0] && pages < 5);
+	cr_assert_eq(pages, 3);
+	cr_assert_eq(seen, 5);
+	for (i = 0; i < 5; i++) {
+		char want[16];
+
+		snprintf(want, sizeof want, "part%d.txt", i);
+		cr_expect_str_eq(names[i], want, "in upload order, no row twice or skipped");
+	}
+	snprintf(path, sizeof path, "/episodes/%s/files?cursor=bm9wZQ", ep);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	assert_problem(r, 400, "bad_request");
+	resp_free(r);
+}
