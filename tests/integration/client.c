@@ -315,6 +315,33 @@ long db_long(const char *sql, const char *param)
 	return to_long(query1(sql, &param, param ? 1 : 0));
 }
 
+long db_wait_for(const char *sql, const char *param, long want, int seconds)
+{
+	long v = -1;
+
+	for (int i = 0; i < seconds * 10; i++) {
+		if ((v = db_long(sql, param)) == want)
+			return v;
+		usleep(100000);
+	}
+	return v;
+}
+
+long db_wait(const char *sql, const char *param, long want)
+{
+	return db_wait_for(sql, param, want, 20);
+}
+
+void episode_create(const char *token, const char *json, char id[37])
+{
+	struct resp *r = http_json("POST", "/episodes", token, json);
+
+	cr_assert_eq(r->status, 201, "create failed %ld: %s (%s)", r->status, r->body, json);
+	snprintf(id, 37, "%s", resp_str(r, "id"));
+	cr_assert(eccr_uuid_valid(id), "%s", r->body);
+	resp_free(r);
+}
+
 #define MAX_PARAMS 16
 #define COLLECT_PARAMS(last, params, n) do { \
 		va_list ap_; \

@@ -65,6 +65,12 @@ char *token_raw(const char *header_json, const char *claims_json, const char *si
 
 /* SQL helpers: a scalar of the first row, first column, as a long (or -1). */
 long db_long(const char *sql, const char *param);
+/* Poll db_long(sql, param) every 100 ms until it returns want, for at most
+ * seconds (db_wait: 20); returns the last value read. */
+long db_wait_for(const char *sql, const char *param, long want, int seconds);
+long db_wait(const char *sql, const char *param, long want);
+/* POST /episodes with json as token; asserts 201 and a UUID, copied to id. */
+void episode_create(const char *token, const char *json, char id[37]);
 /* The same with any number of text parameters ($1, $2...), NULL-terminated. */
 long db_count(const char *sql, ...) __attribute__((sentinel));
 /* First row, first column as a malloc'd string (NULL for no row or SQL

@@ -20,22 +20,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* Create an episode as token; its id goes to id. */
-static void create_as(const char *token, const char *json, char id[37])
-{
-	struct resp *r = http_json("POST", "/episodes", token, json);
-
-	cr_assert_eq(r->status, 201, "create failed %ld: %s (%s)", r->status, r->body, json);
-	snprintf(id, 37, "%s", resp_str(r, "id"));
-	cr_assert(eccr_uuid_valid(id), "%s", r->body);
-	resp_free(r);
-}
-
-static void create(const char *json, char id[37])
-{
-	create_as(tok_editor(), json, id);
-}
-
 static void ep_path(char out[64], const char *id)
 {
 	snprintf(out, 64, "/episodes/%s", id);
@@ -194,7 +178,7 @@ Test(create, stores_every_field)
 	    "\"episode_number\":5,\"description\":\"line1\\nline2\\ttab\",\"status\":\"scheduled\","
 	    "\"air_date\":\"2026-12-01\",\"duration_seconds\":1800,\"categories\":[\"news\",\"sport\"],"
 	    "\"metadata\":{\"k\":[1,{\"x\":null}],\"b\":true}}", series);
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	ep_path(path, id);
 	r = http_json("GET", path, tok_viewer(), NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -235,7 +219,7 @@ Test(create, accepts_values_at_the_limits)
 	for (int i = 0; i < 50; i++)
 		eccr_buf_printf(&b, "%s\"%s%d\"", i ? "," : "", cat, i % 10);
 	eccr_buf_printf(&b, "],\"metadata\":{\"k\":\"%s\"}}", meta);
-	create(b.p, id);
+	episode_create(tok_editor(), b.p, id);
 	ep_path(path, id);
 	r = http_json("GET", path, tok_viewer(), NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -273,7 +257,7 @@ Test(create, admin_may_create)
 {
 	char id[37];
 
-	create_as(tok_admin(), "{\"title\":\"by the admin\"}", id);
+	episode_create(tok_admin(), "{\"title\":\"by the admin\"}", id);
 	cr_assert_eq(db_count("SELECT count(*) FROM episodes WHERE id = $1::uuid AND created_by = 'ada'",
 	    id, NULL), 1);
 }
@@ -285,7 +269,7 @@ Test(create, series_season_episode_is_unique)
 
 	snprintf(body, sizeof body, "{\"title\":\"a\",\"series\":\"U-%s\",\"season_number\":1,"
 	    "\"episode_number\":1}", uniq());
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	before = db_changes();
 	r = http_json("POST", "/episodes", tok_editor(), body);
 	assert_problem(r, 409, "conflict");
@@ -298,14 +282,14 @@ Test(create, series_season_episode_is_unique)
 	/* Another episode number, or another season, is another episode. */
 	snprintf(body, sizeof body, "{\"title\":\"a\",\"series\":\"U-%s\",\"season_number\":1,"
 	    "\"episode_number\":2}", uniq());
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	snprintf(body, sizeof body, "{\"title\":\"a\",\"series\":\"U-%s\",\"season_number\":2,"
 	    "\"episode_number\":1}", uniq());
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	/* Only all three together are unique: without an episode number it's fine. */
 	snprintf(body, sizeof body, "{\"title\":\"b\",\"series\":\"U-%s\",\"season_number\":1}", uniq());
-	create(body, id);
-	create(body, id);
+	episode_create(tok_editor(), body, id);
+	episode_create(tok_editor(), body, id);
 }
 
 /* ------------------------------------------------------------ get */
@@ -318,7 +302,7 @@ Test(get, returns_etag_and_viewers)
 
 	snprintf(title, sizeof title, "get me %s", uniq());
 	snprintf(body, sizeof body, "{\"title\":\"%s\"}", title);
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	ep_path(path, id);
 	r = http_json("GET", path, tok_viewer(), NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -368,7 +352,7 @@ Test(get, needs_credentials)
 	char id[37], path[64];
 	struct resp *r;
 
-	create("{\"title\":\"private\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"private\"}", id);
 	ep_path(path, id);
 	r = http_json("GET", path, NULL, NULL);
 	assert_www_bearer(r);
@@ -384,7 +368,7 @@ Test(update, patch_changes_fields_bumps_version_and_etag)
 	char *other = token_for("otto", "editor");
 	struct resp *r;
 
-	create("{\"title\":\"before\",\"status\":\"draft\",\"description\":\"keep\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"before\",\"status\":\"draft\",\"description\":\"keep\"}", id);
 	ep_path(path, id);
 	r = http_json("PATCH", path, other, "{\"title\":\"after\",\"status\":\"in_review\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -416,7 +400,7 @@ Test(update, patch_touches_only_the_given_fields)
 
 	snprintf(body, sizeof body, "{\"title\":\"t\",\"series\":\"PT-%s\",\"season_number\":3,"
 	    "\"air_date\":\"2026-05-05\",\"categories\":[\"a\",\"b\"],\"metadata\":{\"x\":1}}", uniq());
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	ep_path(path, id);
 	r = http_json("PATCH", path, tok_editor(), "{\"series\":null,\"categories\":[\"c\"]}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -446,7 +430,7 @@ Test(update, noop_patch_changes_nothing_and_emits_nothing)
 	char *updated_at;
 	struct resp *r;
 
-	create("{\"title\":\"same\",\"categories\":[\"a\"],\"metadata\":{\"n\":1}}", id);
+	episode_create(tok_editor(), "{\"title\":\"same\",\"categories\":[\"a\"],\"metadata\":{\"n\":1}}", id);
 	ep_path(path, id);
 	updated_at = db_scalar("SELECT updated_at::text FROM episodes WHERE id = $1::uuid", id, NULL);
 	before = db_changes();
@@ -483,7 +467,7 @@ Test(update, put_replaces_and_resets_omitted_fields)
 	snprintf(body, sizeof body, "{\"title\":\"t\",\"series\":\"PUT-%s\",\"season_number\":1,"
 	    "\"episode_number\":1,\"description\":\"d\",\"status\":\"published\",\"air_date\":\"2026-01-02\","
 	    "\"duration_seconds\":60,\"categories\":[\"x\"],\"metadata\":{\"a\":1}}", uniq());
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	ep_path(path, id);
 	r = http_json("PUT", path, tok_editor(), "{\"title\":\"t2\",\"season_number\":4}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -522,7 +506,7 @@ Test(update, if_match)
 	char id[37], path[64], *before;
 	struct resp *r;
 
-	create("{\"title\":\"v1\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"v1\"}", id);
 	ep_path(path, id);
 	r = http("PATCH", path, tok_editor(), NULL, "{\"title\":\"v2\"}", 14, "If-Match: \"1\"");
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -574,9 +558,9 @@ Test(update, patch_into_a_duplicate_is_409)
 	struct resp *r;
 
 	snprintf(body, sizeof body, "{\"title\":\"a\",\"series\":\"D-%s\",\"season_number\":1,\"episode_number\":1}", uniq());
-	create(body, a);
+	episode_create(tok_editor(), body, a);
 	snprintf(body, sizeof body, "{\"title\":\"b\",\"series\":\"D-%s\",\"season_number\":1,\"episode_number\":2}", uniq());
-	create(body, b);
+	episode_create(tok_editor(), body, b);
 	ep_path(path, b);
 	before = db_changes();
 	r = http_json("PATCH", path, tok_editor(), "{\"episode_number\":1}");
@@ -617,7 +601,7 @@ Test(update, viewer_cannot_change)
 	char id[37], path[64], *before;
 	struct resp *r;
 
-	create("{\"title\":\"mine\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"mine\"}", id);
 	ep_path(path, id);
 	before = db_changes();
 	r = http_json("PATCH", path, tok_viewer(), "{\"title\":\"theirs\"}");
@@ -651,7 +635,7 @@ Test(update, bad_bodies_change_nothing)
 	char id[37], path[64], *before;
 	struct resp *r;
 
-	create("{\"title\":\"stable\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"stable\"}", id);
 	ep_path(path, id);
 	before = db_changes();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -677,7 +661,7 @@ Test(delete, admin_only_then_gone)
 	char id[37], path[64], *before;
 	struct resp *r;
 
-	create("{\"title\":\"doomed\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"doomed\"}", id);
 	ep_path(path, id);
 	before = db_changes();
 	r = http_json("DELETE", path, tok_editor(), NULL);
@@ -716,7 +700,7 @@ Test(events, create_writes_one_event_with_the_envelope_fields)
 
 	snprintf(title, sizeof title, "evt %s", uniq());
 	snprintf(body, sizeof body, "{\"title\":\"%s\",\"categories\":[\"c1\",\"c2\"],\"status\":\"published\"}", title);
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	cr_assert_eq(db_count("SELECT count(*) FROM events WHERE resource_id = $1 OR episode_id::text = $1",
 	    id, NULL), 1);
 	cr_assert_eq(db_count("SELECT count(*) FROM events WHERE resource_id = $1"
@@ -738,7 +722,7 @@ Test(events, one_event_per_change_in_order)
 	char id[37], path[64], *types;
 	struct resp *r;
 
-	create("{\"title\":\"lifecycle\",\"status\":\"draft\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"lifecycle\",\"status\":\"draft\"}", id);
 	ep_path(path, id);
 	r = http_json("PATCH", path, tok_editor(), "{\"status\":\"in_review\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -773,7 +757,7 @@ Test(events, rejected_requests_write_no_event)
 	char id[37], path[64];
 	struct resp *r;
 
-	create("{\"title\":\"quiet\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"quiet\"}", id);
 	ep_path(path, id);
 	r = http_json("PATCH", path, tok_viewer(), "{\"title\":\"loud\"}");
 	cr_assert_eq(r->status, 403);
@@ -811,7 +795,7 @@ static void make_series(const char *series, char ids[SERIES_N][37])
 		snprintf(body, sizeof body, "{\"title\":\"%s\",\"series\":\"%s\",\"air_date\":%s,"
 		    "\"status\":\"%s\",\"categories\":[\"%s\",\"x-%d\"]}", titles[i], series, dates[i],
 		    i % 2 ? "published" : "draft", i % 3 ? "news" : "music", i);
-		create(body, ids[i]);
+		episode_create(tok_editor(), body, ids[i]);
 	}
 }
 
@@ -1039,7 +1023,7 @@ Test(list, filters)
 	snprintf(sub, sizeof sub, "creator-%s", uniq());
 	tok = token_for(sub, "editor");
 	snprintf(body, sizeof body, "{\"title\":\"by %s\"}", sub);
-	create_as(tok, body, id);
+	episode_create(tok, body, id);
 	snprintf(query, sizeof query, "created_by=%s", sub);
 	all = walk(query, 50, &pages);
 	assert_distinct(all, 1);
@@ -1063,9 +1047,9 @@ Test(list, full_text_search)
 
 	snprintf(word, sizeof word, "zyx%s", uniq());
 	snprintf(body, sizeof body, "{\"title\":\"Harbour report\",\"description\":\"The %s ferries were late\"}", word);
-	create(body, want);
+	episode_create(tok_editor(), body, want);
 	snprintf(body, sizeof body, "{\"title\":\"Unrelated\",\"description\":\"zyx other %s\"}", uniq());
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	snprintf(query, sizeof query, "q=%s", word);
 	all = walk(query, 50, &pages);
 	assert_distinct(all, 1);
@@ -1084,9 +1068,9 @@ Test(list, full_text_search)
 	/* Title and series are searched too. */
 	snprintf(tword, sizeof tword, "qvt%s", uniq());
 	snprintf(body, sizeof body, "{\"title\":\"About %s\"}", tword);
-	create(body, want);
+	episode_create(tok_editor(), body, want);
 	snprintf(body, sizeof body, "{\"title\":\"Plain\",\"series\":\"Saga q%s\"}", tword);
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	snprintf(query, sizeof query, "q=%s", tword);
 	all = walk(query, 50, &pages);
 	assert_distinct(all, 1);
@@ -1155,7 +1139,7 @@ Test(list, default_and_maximum_limits)
 	snprintf(series, sizeof series, "L-%s", uniq());
 	for (int i = 0; i < 51; i++) {
 		snprintf(body, sizeof body, "{\"title\":\"n%02d\",\"series\":\"%s\"}", i, series);
-		create(body, id);
+		episode_create(tok_editor(), body, id);
 	}
 	/* Default 50. */
 	snprintf(path, sizeof path, "/episodes?series=%s", series);
@@ -1457,7 +1441,7 @@ Test(bad_input, nesting_depth)
 	for (int i = 0; i < 30; i++)
 		eccr_buf_addc(&b, ']');
 	eccr_buf_adds(&b, "}}");
-	create(b.p, id);
+	episode_create(tok_editor(), b.p, id);
 	ep_path(path, id);
 	r = http_json("GET", path, tok_viewer(), NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -1483,7 +1467,7 @@ Test(bad_input, sql_metacharacters_are_stored_verbatim)
 	snprintf(body, sizeof body, "{\"title\":\"%s\",\"series\":\"%s\",\"categories\":[\"%s\"],"
 	    "\"description\":\"%s\",\"metadata\":{\"%s\":\"%s\"}}",
 	    evil_json, series_json, evil_json, evil_json, evil_json, evil_json);
-	create(body, id);
+	episode_create(tok_editor(), body, id);
 	ep_path(path, id);
 	r = http_json("GET", path, tok_viewer(), NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);

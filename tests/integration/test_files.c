@@ -12,15 +12,6 @@
 #include "client.h"
 #include "util.h"
 
-static void new_episode(char id[37])
-{
-	struct resp *r = http_json("POST", "/episodes", tok_editor(), "{\"title\":\"with files\"}");
-
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, 37, "%s", resp_str(r, "id"));
-	resp_free(r);
-}
-
 static void sha256_hex(const char *data, size_t n, char out[65])
 {
 	unsigned char md[32];
@@ -42,18 +33,6 @@ static long files_on_disk(void)
 	return atol(out);
 }
 
-static long wait_for(const char *sql, const char *param, long want)
-{
-	long v = -1;
-
-	for (int i = 0; i < 100; i++) {
-		if ((v = db_long(sql, param)) == want)
-			return v;
-		usleep(100000);
-	}
-	return v;
-}
-
 /* The URL's path and query, relative to the API base. */
 static const char *api_relative(const char *url)
 {
@@ -73,7 +52,7 @@ Test(files, raw_upload_then_download_with_range)
 	for (size_t i = 0; i < sizeof data; i++)
 		data[i] = (char)(i * 7 % 251);
 	sha256_hex(data, sizeof data, sha);
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	snprintf(path, sizeof path, "/episodes/%s/files?name=intro%%20take%%202.mp3", ep);
 	r = http("POST", path, tok_editor(), "audio/mpeg", data, sizeof data, NULL);
 	cr_assert_eq(r->status, 201, "%s", r->body);
@@ -138,7 +117,7 @@ Test(files, multipart_upload)
 	struct eccr_buf b = { 0 };
 	struct resp *r;
 
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	sha256_hex(content, sizeof content - 1, sha);
 	eccr_buf_adds(&b, "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
 	    "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"file\"; filename=\"caf\xc3\xa9.wav\"\r\n"
@@ -182,7 +161,7 @@ Test(files, bad_uploads_leave_nothing_behind)
 	long rows, disk;
 	size_t i;
 
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	rows = db_long("SELECT count(*) FROM files", NULL);
 	disk = files_on_disk();
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -223,7 +202,7 @@ Test(files, direct_upload_and_complete)
 	struct resp *r;
 	const char *fid;
 
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	snprintf(path, sizeof path, "/episodes/%s/files/uploads", ep);
 	r = http_json("POST", path, tok_editor(), "{\"name\":\"direct.txt\",\"content_type\":\"text/plain\",\"size_bytes\":11}");
 	cr_assert_eq(r->status, 201, "%s", r->body);
@@ -267,7 +246,7 @@ Test(files, delete_rules_and_storage_cleanup)
 	struct resp *r;
 	struct stat sb;
 
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	snprintf(path, sizeof path, "/episodes/%s/files?name=x.bin", ep);
 	r = http("POST", path, tok_editor(), "application/octet-stream", "abc", 3, NULL);
 	cr_assert_eq(r->status, 201);
@@ -311,7 +290,7 @@ Test(files, delete_rules_and_storage_cleanup)
 	for (int i = 0; i < 100 && stat(file_path, &sb) == 0; i++)
 		usleep(100000);
 	cr_assert_neq(stat(file_path, &sb), 0, "the episode's object is still there");
-	cr_assert_eq(wait_for("SELECT count(*) FROM storage_deletions WHERE storage_key LIKE '%' || $1 || '%'", ep, 0), 0);
+	cr_assert_eq(db_wait("SELECT count(*) FROM storage_deletions WHERE storage_key LIKE '%' || $1 || '%'", ep, 0), 0);
 }
 
 Test(files, url_parameters)
@@ -319,7 +298,7 @@ Test(files, url_parameters)
 	char ep[37], path[256], fid[37];
 	struct resp *r;
 
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	snprintf(path, sizeof path, "/episodes/%s/files?name=u.bin", ep);
 	r = http("POST", path, tok_editor(), "application/octet-stream", "abc", 3, NULL);
 	snprintf(fid, sizeof fid, "%s", resp_str(r, "id"));
@@ -349,7 +328,7 @@ Test(files, checksum_job_records_sha256_and_size, .timeout = 60)
 	const char data[] = "checksum me, please";
 	struct resp *r;
 
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	sha256_hex(data, sizeof data - 1, sha);
 	snprintf(path, sizeof path, "/episodes/%s/files?name=c.txt", ep);
 	r = http("POST", path, tok_editor(), "text/plain", data, sizeof data - 1, NULL);
@@ -364,7 +343,7 @@ Test(files, checksum_job_records_sha256_and_size, .timeout = 60)
 	cr_assert_eq(r->status, 201, "%s", r->body);
 	snprintf(jid, sizeof jid, "%s", resp_str(r, "id"));
 	resp_free(r);
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE id = $1::uuid AND status = 'succeeded'", jid, 1), 1);
+	cr_assert_eq(db_wait("SELECT count(*) FROM jobs WHERE id = $1::uuid AND status = 'succeeded'", jid, 1), 1);
 	snprintf(path, sizeof path, "/files/%s", fid);
 	r = http_json("GET", path, tok_viewer(), NULL);
 	cr_assert_str_eq(resp_str(r, "sha256"), sha);
@@ -383,7 +362,7 @@ Test(files, checksum_job_records_sha256_and_size, .timeout = 60)
 	    "{\"type\":\"checksum\",\"payload\":{\"file_id\":\"00000000-0000-4000-8000-000000000000\"}}");
 	snprintf(jid, sizeof jid, "%s", resp_str(r, "id"));
 	resp_free(r);
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE id = $1::uuid AND status = 'failed'"
+	cr_assert_eq(db_wait("SELECT count(*) FROM jobs WHERE id = $1::uuid AND status = 'failed'"
 	    " AND attempts = 1 AND last_error = 'no such ready file'", jid, 1), 1);
 }
 
@@ -394,7 +373,7 @@ Test(files, list_pages_in_upload_order)
 	json_object *items, *next;
 	int i, seen = 0, pages = 0;
 
-	new_episode(ep);
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
 	for (i = 0; i < 5; i++) {
 		snprintf(path, sizeof path, "/episodes/%s/files?name=part%d.txt", ep, i);
 		r = http("POST", path, tok_editor(), "text/plain", "x", 1, NULL);

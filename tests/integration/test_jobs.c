@@ -13,19 +13,6 @@
 
 #include "client.h"
 
-static long wait_for(const char *sql, const char *param, long want, int seconds)
-{
-	long v = -1;
-	int i;
-
-	for (i = 0; i < seconds * 10; i++) {
-		if ((v = db_long(sql, param)) == want)
-			return v;
-		usleep(100000);
-	}
-	return v;
-}
-
 static pid_t start_worker(void)
 {
 	pid_t pid = fork();
@@ -73,7 +60,7 @@ Test(jobs, priority_then_run_at_order, .timeout = 60)
 	insert_jobs(tag, "SELECT 'noop', jsonb_build_object('tag', $1::text, 'late', true),"
 	    " -100, now() + interval '1.5 seconds', 3, 'tests'");
 	kill(h, SIGCONT);
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'",
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'",
 	    tag, 13, 30), 13);
 	/* No job of a higher priority number started before one of a lower. */
 	cr_assert_eq(db_long("SELECT count(*) FROM jobs a JOIN jobs b ON a.payload->>'tag' = b.payload->>'tag'"
@@ -94,7 +81,7 @@ Test(jobs, transient_failures_retry_with_backoff, .timeout = 60)
 
 	snprintf(tag, sizeof tag, "retry-%s", uniq());
 	insert_jobs(tag, "VALUES ('noop', jsonb_build_object('tag', $1::text, 'fail_attempts', 2), 0, now(), 3, 'tests')");
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
 	    " AND attempts = 3 AND result->>'attempt' = '3'", tag, 1, 30), 1);
 	/* job_retry events say when the next attempt comes: base 200 ms, then
 	 * 400 ms, each with up to half of it random. */
@@ -120,7 +107,7 @@ Test(jobs, permanent_and_exhausted_failures, .timeout = 60)
 	snprintf(tag, sizeof tag, "fail-%s", uniq());
 	insert_jobs(tag, "VALUES ('noop', jsonb_build_object('tag', $1::text, 'fail_permanently', true), 0, now(), 3, 'tests'),"
 	    " ('noop', jsonb_build_object('tag', $1::text, 'fail_attempts', 9), 0, now(), 2, 'tests')");
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'failed'"
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'failed'"
 	    " AND finished_at IS NOT NULL AND last_error IS NOT NULL", tag, 2, 30), 2);
 	cr_assert_eq(db_long("SELECT count(*) FROM jobs j JOIN events e ON e.resource_id = j.id::text"
 	    " WHERE j.payload->>'tag' = $1 AND e.type = 'job_failed' AND"
@@ -135,11 +122,11 @@ Test(jobs, cancel_reaches_a_running_handler, .timeout = 60)
 
 	snprintf(tag, sizeof tag, "cancel-%s", uniq());
 	insert_jobs(tag, "VALUES ('noop', jsonb_build_object('tag', $1::text, 'sleep_ms', 20000), 0, now(), 3, 'tests')");
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'", tag, 1, 20), 1);
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'", tag, 1, 20), 1);
 	/* What POST /jobs/{id}/cancel does to a running job. */
 	cr_assert_eq(db_long("WITH u AS (UPDATE jobs SET cancel_requested = true WHERE payload->>'tag' = $1"
 	    " RETURNING 1) SELECT count(*) FROM u", tag), 1);
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'cancelled'"
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'cancelled'"
 	    " AND finished_at IS NOT NULL AND finished_at - started_at < interval '5 seconds'", tag, 1, 10), 1);
 }
 
@@ -157,7 +144,7 @@ Test(jobs, progress_is_recorded, .timeout = 60)
 		usleep(50000);
 	}
 	cr_assert_eq(seen, 1, "no intermediate progress was stored");
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
 	    " AND progress = 100", tag, 1, 20), 1);
 }
 
@@ -172,14 +159,14 @@ Test(jobs, killed_worker_job_runs_again_elsewhere, .timeout = 90)
 	a = start_worker();
 	b = start_worker();
 	insert_jobs(tag, "VALUES ('noop', jsonb_build_object('tag', $1::text, 'sleep_ms', 2000), 0, now(), 3, 'tests')");
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'", tag, 1, 20), 1);
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'", tag, 1, 20), 1);
 	pid = db_long("SELECT split_part(locked_by, ':', 2)::bigint FROM jobs WHERE payload->>'tag' = $1", tag);
 	cr_assert(pid == a || pid == b, "running on %ld, not on a (%d) or b (%d)", pid, a, b);
 	victim = (pid_t)pid;
 	kill(victim, SIGKILL);
 	waitpid(victim, NULL, 0);
 	/* The lease (2 s) runs out; the other worker takes it, attempt 2. */
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
 	    " AND attempts = 2", tag, 1, 30), 1);
 	snprintf(who, sizeof who, "%ld", (long)(victim == a ? b : a));
 	cr_assert_eq(db_long("SELECT count(*) FROM events e JOIN jobs j ON e.resource_id = j.id::text"
@@ -200,7 +187,7 @@ Test(jobs, sigterm_releases_running_jobs_and_exits, .timeout = 60)
 	kill(h, SIGSTOP);
 	w = start_worker();
 	insert_jobs(tag, "VALUES ('noop', jsonb_build_object('tag', $1::text, 'sleep_ms', 5000), 0, now(), 3, 'tests')");
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'", tag, 1, 20), 1);
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'", tag, 1, 20), 1);
 	kill(w, SIGTERM);
 	waitpid(w, &status, 0);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker status %d", status);
@@ -208,7 +195,7 @@ Test(jobs, sigterm_releases_running_jobs_and_exits, .timeout = 60)
 	cr_assert_eq(db_long("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'queued'"
 	    " AND attempts = 0 AND locked_by IS NULL", tag), 1);
 	kill(h, SIGCONT);
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
 	    " AND attempts = 1", tag, 1, 30), 1);
 }
 
@@ -222,7 +209,7 @@ Test(jobs, ten_thousand_jobs_three_workers_each_runs_once, .timeout = 300)
 	b = start_worker();
 	insert_jobs(tag, "SELECT 'noop', jsonb_build_object('tag', $1::text), 0, now(), 3, 'tests'"
 	    " FROM generate_series(1, 10000)");
-	cr_assert_eq(wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'",
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'",
 	    tag, 10000, 240), 10000);
 	kill(a, SIGTERM);
 	kill(b, SIGTERM);

@@ -20,13 +20,9 @@
 static void create_episode(char id[37])
 {
 	char body[128];
-	struct resp *r;
 
 	snprintf(body, sizeof body, "{\"title\":\"jobs %s\"}", uniq());
-	r = http_json("POST", "/episodes", tok_editor(), body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, 37, "%s", resp_str(r, "id"));
-	resp_free(r);
+	episode_create(tok_editor(), body, id);
 }
 
 /* POST /jobs with json; asserts 201 and returns the response. */

@@ -27,20 +27,6 @@ static const char *stack_path(const char *name)
 	return p;
 }
 
-/* Poll sql (one bigint, one text parameter) until it returns want; 20 s at most. */
-static long wait_for(const char *sql, const char *param, long want)
-{
-	long v = -1;
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		if ((v = db_long(sql, param)) == want)
-			return v;
-		usleep(100000);
-	}
-	return v;
-}
-
 /* Lines of a file containing needle. */
 static long count_lines(const char *file, const char *needle)
 {
@@ -84,15 +70,6 @@ static int run(const char *cmd, char *out, size_t outlen)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void create(const char *json, char id[37])
-{
-	struct resp *r = http_json("POST", "/episodes", tok_editor(), json);
-
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, 37, "%s", resp_str(r, "id"));
-	resp_free(r);
-}
-
 static void event_id_of(const char *episode, const char *type, char out[24])
 {
 	char sql[200];
@@ -109,7 +86,7 @@ Test(sinks, every_change_gives_one_activity_row_and_one_jsonl_line)
 	char id[37], path[64], ev[24], needle[64];
 	struct resp *r;
 
-	create("{\"title\":\"audited\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"audited\"}", id);
 	snprintf(path, sizeof path, "/episodes/%s", id);
 	r = http_json("PATCH", path, tok_editor(), "{\"title\":\"audited twice\"}");
 	cr_assert_eq(r->status, 200);
@@ -120,7 +97,7 @@ Test(sinks, every_change_gives_one_activity_row_and_one_jsonl_line)
 	cr_assert_eq(r->status, 204);
 	resp_free(r);
 
-	cr_assert_eq(wait_for("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 3), 3);
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 3), 3);
 	cr_assert_eq(db_long("SELECT count(*) FROM activity_logs WHERE resource_id = $1 AND "
 	    "((action = 'CREATE' AND user_id = 'eddie') OR (action = 'UPDATE' AND user_id = 'eddie') OR "
 	    "(action = 'DELETE' AND user_id = 'ada')) AND episode_id::text = $1", id), 3);
@@ -136,11 +113,11 @@ Test(sinks, retry_is_redelivered_with_backoff_then_succeeds)
 {
 	char id[37], ev[24], needle[64];
 
-	create("{\"title\":\"flaky\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"flaky\"}", id);
 	event_id_of(id, "episode_created", ev);
 	/* The dispatcher's attempt 1 and the worker's attempt 2 answer RETRY;
 	 * attempt 3 succeeds. */
-	cr_assert_eq(wait_for("SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
+	cr_assert_eq(db_wait("SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
 	    " AND sink = 'sink-flaky' AND status = 'delivered' AND attempts = 3", ev, 1), 1);
 	snprintf(needle, sizeof needle, "\"id\" : \"%s\"", ev);
 	cr_assert_eq(count_lines(stack_path("flaky.jsonl"), needle), 1);
@@ -156,13 +133,13 @@ Test(sinks, failing_sink_goes_dead_and_replay_delivers)
 	const char *flag = stack_path("sink-dead.fail");
 	struct resp *r;
 
-	create("{\"title\":\"doomed delivery\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"doomed delivery\"}", id);
 	snprintf(path, sizeof path, "/episodes/%s", id);
 	r = http_json("DELETE", path, tok_admin(), NULL);
 	cr_assert_eq(r->status, 204);
 	resp_free(r);
 	event_id_of(id, "episode_deleted", ev);
-	cr_assert_eq(wait_for("SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
+	cr_assert_eq(db_wait("SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
 	    " AND sink = 'sink-dead' AND status = 'dead'", ev, 1), 1);
 
 	snprintf(cmd, sizeof cmd, "%s -c %s deliveries --status dead --limit 1000",
@@ -176,7 +153,7 @@ Test(sinks, failing_sink_goes_dead_and_replay_delivers)
 	snprintf(cmd, sizeof cmd, "%s -c %s deliveries replay %s",
 	    getenv("ECCR_TEST_ECCRCTL"), getenv("ECCR_TEST_CONFIG"), ev);
 	cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
-	cr_assert_eq(wait_for("SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
+	cr_assert_eq(db_wait("SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
 	    " AND sink = 'sink-dead' AND status = 'delivered'", ev, 1), 1);
 	snprintf(needle, sizeof needle, "\"id\" : \"%s\"", ev);
 	cr_assert_eq(count_lines(stack_path("dead.jsonl"), needle), 1);
@@ -218,7 +195,7 @@ Test(worker, racing_workers_deliver_each_event_once_per_sink, .timeout = 120)
 		w[i] = start_worker();
 	cr_assert_eq(db_long(sql, tag), 400);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM activity_logs WHERE resource_id LIKE $1 || '-%%'");
-	cr_assert_eq(wait_for(sql, tag, 400), 400);
+	cr_assert_eq(db_wait(sql, tag, 400), 400);
 	for (i = 0; i < 2; i++) {
 		kill(w[i], SIGTERM);
 		waitpid(w[i], NULL, 0);
@@ -282,7 +259,7 @@ Test(worker, killed_fcgi_loses_nothing, .timeout = 300)
 	    "AND data->>'title' LIKE $1 || ' %%'");
 	long committed = db_long(sql, tag);
 	cr_assert_geq(committed, 1000);
-	cr_assert_eq(wait_for("SELECT count(*) FROM activity_logs a JOIN events e ON e.id = a.event_id"
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs a JOIN events e ON e.id = a.event_id"
 	    " WHERE e.type = 'episode_created' AND e.data->>'title' LIKE $1 || ' %'", tag, committed),
 	    committed);
 	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE data->>'title' LIKE $1 || ' %'"
@@ -378,7 +355,7 @@ Test(activity_api, filters_roles_and_pages)
 	json_object *items;
 	int i;
 
-	create("{\"title\":\"trail\"}", id);
+	episode_create(tok_editor(), "{\"title\":\"trail\"}", id);
 	snprintf(path, sizeof path, "/episodes/%s", id);
 	for (i = 0; i < 3; i++) {
 		char body[64];
@@ -388,7 +365,7 @@ Test(activity_api, filters_roles_and_pages)
 		cr_assert_eq(r->status, 200);
 		resp_free(r);
 	}
-	cr_assert_eq(wait_for("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 4), 4);
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 4), 4);
 
 	/* One episode's trail, newest first, paged one at a time. */
 	char cursor[256] = "";
@@ -451,8 +428,8 @@ Test(activity_api, stats_and_bad_parameters)
 	size_t i;
 	char id[37];
 
-	create("{\"title\":\"counted\"}", id);
-	cr_assert_eq(wait_for("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 1), 1);
+	episode_create(tok_editor(), "{\"title\":\"counted\"}", id);
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 1), 1);
 	r = http_json("GET", "/activity/stats", tok_admin(), NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert(json_object_object_get_ex(r->json, "by_action", &v));
