@@ -44,7 +44,7 @@ static struct wsd *wsd_of(struct lws *wsi)
 static int http_answer(struct lws *wsi, unsigned status, const char *ctype,
     const char *body, bool closing)
 {
-	unsigned char out[LWS_PRE + 2048];
+	unsigned char out[LWS_PRE + 3072];
 	char *p = (char *)out + LWS_PRE;
 	size_t room = sizeof out - LWS_PRE;
 	int n;
@@ -52,6 +52,7 @@ static int http_answer(struct lws *wsi, unsigned status, const char *ctype,
 	n = snprintf(p, room, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n%s",
 	    status, status == 200 ? "OK" : status == 401 ? "Unauthorized" :
+	    status == 403 ? "Forbidden" :
 	    status == 404 ? "Not Found" : status == 400 ? "Bad Request" : "Service Unavailable",
 	    ctype, strlen(body),
 	    status == 401 ? "WWW-Authenticate: Bearer realm=\"eccr\"\r\n" : "",
@@ -92,12 +93,61 @@ static int health(struct lws *wsi, struct wsd *w)
 	return http_answer(wsi, ls.listening ? 200 : 503, "application/json", body, false);
 }
 
+/* Prometheus text format.  Like eccr-fcgi's /metrics: public only where
+ * metrics.public = true, else an admin's bearer token. */
+static int metrics(struct lws *wsi, struct wsd *w)
+{
+	static char auth[TOKEN_MAX + 16];
+	struct wsd_hub_stats hs;
+	struct wsd_listener_stats ls;
+	struct eccr_principal who;
+	char body[1800];
+
+	if (!w->cfg.metrics.public_) {
+		if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+		    eccr_auth_bearer(w->auth, auth, time(NULL), &who) != ECCR_AUTH_OK)
+			return problem(wsi, 401, "Unauthorized", "unauthorized",
+			    "an admin token is needed (metrics.public = false)", false);
+		if (who.role != ECCR_ROLE_ADMIN)
+			return problem(wsi, 403, "Forbidden", "forbidden", "admins only", false);
+	}
+	wsd_hub_get_stats(w->hub, &hs);
+	wsd_listener_get_stats(w->listener, &ls);
+	snprintf(body, sizeof body,
+	    "# HELP eccr_wsd_clients WebSocket clients connected.\n"
+	    "# TYPE eccr_wsd_clients gauge\neccr_wsd_clients %llu\n"
+	    "# HELP eccr_wsd_rooms Rooms with at least one subscriber.\n"
+	    "# TYPE eccr_wsd_rooms gauge\neccr_wsd_rooms %llu\n"
+	    "# HELP eccr_wsd_events_total Event envelopes routed.\n"
+	    "# TYPE eccr_wsd_events_total counter\neccr_wsd_events_total %llu\n"
+	    "# HELP eccr_wsd_frames_total Event frames queued to clients.\n"
+	    "# TYPE eccr_wsd_frames_total counter\neccr_wsd_frames_total %llu\n"
+	    "# HELP eccr_wsd_slow_dropped_total Clients closed with 1013 (send queue full).\n"
+	    "# TYPE eccr_wsd_slow_dropped_total counter\neccr_wsd_slow_dropped_total %llu\n"
+	    "# HELP eccr_wsd_listening 1 while LISTENing on PostgreSQL.\n"
+	    "# TYPE eccr_wsd_listening gauge\neccr_wsd_listening %d\n"
+	    "# HELP eccr_wsd_reconnects_total LISTEN connections made.\n"
+	    "# TYPE eccr_wsd_reconnects_total counter\neccr_wsd_reconnects_total %llu\n"
+	    "# HELP eccr_wsd_caught_up_total Events read back after a reconnect.\n"
+	    "# TYPE eccr_wsd_caught_up_total counter\neccr_wsd_caught_up_total %llu\n"
+	    "# HELP eccr_wsd_inbox_dropped_total Events lost because the service thread fell behind.\n"
+	    "# TYPE eccr_wsd_inbox_dropped_total counter\neccr_wsd_inbox_dropped_total %llu\n",
+	    (unsigned long long)hs.clients, (unsigned long long)hs.rooms,
+	    (unsigned long long)hs.events_in, (unsigned long long)hs.frames_out,
+	    (unsigned long long)hs.slow_dropped, ls.listening ? 1 : 0,
+	    (unsigned long long)ls.reconnects, (unsigned long long)ls.caught_up,
+	    (unsigned long long)ls.dropped);
+	return http_answer(wsi, 200, "text/plain; version=0.0.4; charset=utf-8", body, false);
+}
+
 static int plain_http(struct lws *wsi, struct wsd *w, const char *path)
 {
 	int rc;
 
 	if (strcmp(path, "/health") == 0)
 		rc = health(wsi, w);
+	else if (strcmp(path, "/metrics") == 0)
+		rc = metrics(wsi, w);
 	else if (strcmp(path, "/ws") == 0)
 		rc = problem(wsi, 400, "Bad Request", "bad_request",
 		    "/ws is a WebSocket endpoint: send an Upgrade request", false);

@@ -332,6 +332,41 @@ async def test_hub_resumes_after_postgresql_restarts():
     await b.close()
 
 
+def hub_get(hub, path, tok=None):
+    req = urllib.request.Request(hub.replace("ws://", "http://").rsplit("/ws", 1)[0] + path)
+    if tok:
+        req.add_header("Authorization", "Bearer " + tok)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.headers.get("Content-Type"), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read().decode()
+
+
+async def test_metrics_for_admins_only():
+    ws = await connect()
+    await subscribe(ws, "jobs")
+    status, ctype, _ = hub_get(HUBS[0], "/metrics")
+    assert status == 401 and ctype == "application/problem+json", (status, ctype)
+    status, _, _ = hub_get(HUBS[0], "/metrics", token("rt-viewer", "viewer"))
+    assert status == 403, status
+    status, ctype, text = hub_get(HUBS[0], "/metrics", token("rt-admin", "admin"))
+    assert status == 200 and ctype.startswith("text/plain; version=0.0.4"), (status, ctype)
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            assert line.startswith("# HELP ") or line.startswith("# TYPE "), line
+            continue
+        name, value = line.split(" ")
+        samples[name] = float(value)
+    assert samples["eccr_wsd_clients"] >= 1 and samples["eccr_wsd_rooms"] >= 1, samples
+    assert samples["eccr_wsd_listening"] == 1, samples
+    assert samples["eccr_wsd_slow_dropped_total"] >= 1, samples   # the stalled test ran
+    status, _, _ = hub_get(HUBS[0], "/nothing")
+    assert status == 404, status
+    await ws.close()
+
+
 def replace_file(path, text):
     with open(path + ".tmp", "w") as f:
         f.write(text)
@@ -390,6 +425,7 @@ TESTS = [
     test_stalled_client_is_dropped_without_delaying_others,
     test_hub_resumes_after_postgresql_restarts,
     test_sighup_reloads_and_a_broken_file_changes_nothing,
+    test_metrics_for_admins_only,
 ]
 
 
