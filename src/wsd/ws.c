@@ -342,6 +342,9 @@ void wsd_wake(void *arg)
 }
 
 const struct lws_protocols wsd_protocols[] = {
-	{ "eccr", callback, sizeof(struct session), WSD_FRAME_MAX, 0, NULL, 0 },
+	/* A small receive buffer: client frames are small (a subscribe is under
+	 * 100 bytes), and larger ones, up to WSD_FRAME_MAX, are assembled from
+	 * fragments; libwebsockets allocates this much for every connection. */
+	{ "eccr", callback, sizeof(struct session), 1024, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

@@ -160,6 +160,9 @@ async def test_rooms_refused_and_errors_keep_the_connection():
     assert f["type"] == "error" and f["code"] == "bad_request", f
     await ws.send(json.dumps({"type": "ping"}))
     assert await frame(ws) == {"type": "pong"}
+    # Under 4 KiB but over the hub's 1 KiB receive buffer: assembled, served.
+    await ws.send(json.dumps({"type": "ping", "pad": "y" * 3000}))
+    assert await frame(ws) == {"type": "pong"}
     await subscribe(ws, "user:rt-alice")
     await ws.close()
 
