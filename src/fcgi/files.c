@@ -627,6 +627,8 @@ static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_S
 	int64_t size;
 	int e;
 
+	if (eccr_storage_is_local(c->app->storage))
+		return true;     /* our own content URL; it checks what it serves */
 	if ((row = file_load(c, id)) == NULL)
 		return false;
 	snprintf(key, ECCR_STORAGE_KEY_MAX, "%s", PQgetvalue(row, 0, FILE_COL_KEY));
@@ -636,8 +638,7 @@ static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_S
 		return false;
 	}
 	PQclear(row);
-	if (eccr_storage_is_local(c->app->storage) ||
-	    (e = eccr_storage_stat(c->app->storage, key, &size)) == 0)
+	if ((e = eccr_storage_stat(c->app->storage, key, &size)) == 0)
 		return true;
 	if (e == ENOENT)
 		eccr_problem(&c->req, 404, "not_found", "the stored object of file %s is missing", id);
@@ -655,7 +656,7 @@ static void expiry_text(int64_t expires, char out[25])
 
 void eccr_files_url(struct eccr_ctx *c)
 {
-	char id[37], at[25], key[ECCR_STORAGE_KEY_MAX];
+	char id[37], at[25], key[ECCR_STORAGE_KEY_MAX] = "";
 	const char *p[4];
 	int64_t ttl, expires;
 	PGresult *res;
