@@ -220,7 +220,8 @@ def cmd_report(results, out):
     doc = {"meta": meta, "ceilings": {"noop": list(noop.values()),
                                       "pgbench": list(pgb.values())},
            "endpoints": table, "memory": mem, "delivery": delivery,
-           "jobs": [r for r in rows if r.get("kind") == "jobs"], "raw": rows}
+           "jobs": [r for r in rows if r.get("kind") == "jobs"],
+           "upload": [r for r in rows if r.get("kind") == "upload"], "raw": rows}
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -271,6 +272,11 @@ def cmd_report(results, out):
               % (j["jobs"], j["max_concurrent"], j["jobs_per_s"], ceil,
                  100 * j["jobs_per_s"] / ceil if ceil else 0, j.get("pickup_p50_ms"),
                  j.get("pickup_p99_ms"), j.get("pickup_samples", 0)))
+    for u in (r for r in rows if r.get("kind") == "upload"):
+        print("upload: %d MiB through lighttpd (local backend) in %.2f s; cp+sync %.2f s: %.2fx cp;"
+              " eccr-fcgi peak RSS %.1f MiB (aim < 32)"
+              % (u["mib"], u["upload_s"], u["cp_s"], u["upload_s"] / u["cp_s"],
+                 u["fcgi_vmhwm_kib"] / 1024))
     print()
     print("written: %s" % out)
 

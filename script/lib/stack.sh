@@ -234,3 +234,42 @@ wsd_stop() {
 		rm -f "$f"
 	done
 }
+
+# An S3-compatible store on loopback: s3rver (npm), installed by the
+# caller under $S3_SERVER_DIR (tests/integration/s3.sh), on $S3_PORT, data
+# under $STACK_DIR/s3, one bucket $S3_BUCKET.  s3-start and s3-stop let
+# the tests take it away and bring it back.
+write_s3_scripts() {
+	cat >"$STACK_DIR/s3-start" <<EOS
+#!/bin/sh
+node "$S3_SERVER_DIR/server.mjs" $S3_PORT "$STACK_DIR/s3" $S3_BUCKET >>"$STACK_DIR/s3rver.log" 2>&1 &
+echo \$! >"$STACK_DIR/s3rver.pid"
+for _ in \$(seq 1 100); do
+	curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && exit 0
+	sleep 0.1
+done
+echo "stack: s3rver did not come up; see $STACK_DIR/s3rver.log" >&2
+exit 1
+EOS
+	cat >"$STACK_DIR/s3-stop" <<EOS
+#!/bin/sh
+[ -s "$STACK_DIR/s3rver.pid" ] || exit 0
+pid=\$(cat "$STACK_DIR/s3rver.pid")
+rm -f "$STACK_DIR/s3rver.pid"
+kill -TERM "\$pid" 2>/dev/null || exit 0
+for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || exit 0; sleep 0.1; done
+kill -KILL "\$pid" 2>/dev/null || true
+EOS
+	chmod +x "$STACK_DIR/s3-start" "$STACK_DIR/s3-stop"
+}
+
+s3_start() {
+	mkdir -p "$STACK_DIR/s3"
+	write_s3_scripts
+	"$STACK_DIR/s3-start"
+}
+
+s3_stop() {
+	[ -x "$STACK_DIR/s3-stop" ] && "$STACK_DIR/s3-stop"
+	return 0
+}

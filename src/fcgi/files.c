@@ -166,6 +166,16 @@ void file_signed_url(struct eccr_ctx *c, const char *method, const char *file_id
 	    (long long)expires, sig);
 }
 
+void file_storage_unavailable(struct eccr_ctx *c, int e, const char *what)
+{
+	eccr_resp_header(&c->req, "Retry-After", "5");
+	if (e == 0)
+		eccr_problem(&c->req, 503, "unavailable", "%s", what);
+	else
+		eccr_problem(&c->req, 503, "unavailable", "%s: %s", what,
+		    e == EAGAIN ? "the store is unreachable or failing" : strerror(e));
+}
+
 static bool episode_exists(struct eccr_ctx *c, const char *id)
 {
 	const char *p[1] = { id };
@@ -204,7 +214,7 @@ struct upload {
 
 static int upload_open(struct upload *u)
 {
-	int e = eccr_storage_writer_open(u->c->app->storage, u->key, &u->w);
+	int e = eccr_storage_writer_open(u->c->app->storage, u->key, u->content_type, &u->w);
 
 	if (e != 0) {
 		eccr_err("storage: cannot create an object: %s", strerror(e));
@@ -395,6 +405,7 @@ void eccr_files_upload(struct eccr_ctx *c)
 	bool multipart = ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0;
 	int64_t declared = -1;
 	bool ok;
+	int err = 0;
 
 	if (!eccr_capture_uuid(c, 0, u.episode) || !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
 	    (!multipart && !raw_meta(&u)) || !eccr_no_unknown_query(c) ||
@@ -414,15 +425,16 @@ void eccr_files_upload(struct eccr_ctx *c)
 		return;
 	}
 	ok = multipart ? read_multipart(&u, ct) : read_raw(&u);
-	if (ok && eccr_storage_commit(u.w) == 0) {
+	/* commit frees the writer whatever it returns */
+	if (ok && (err = eccr_storage_commit(u.w)) == 0) {
 		u.w = NULL;
 		store_row(&u);
+	} else if (ok) {
+		file_storage_unavailable(c, err, "storage could not keep the file");
 	} else {
 		eccr_storage_abort(u.w);
-		if (ok)
-			eccr_problem(&c->req, 503, "unavailable", "storage could not keep the file");
-		else if (u.status == 503)
-			eccr_problem(&c->req, 503, "unavailable", "%s", u.why);
+		if (u.status == 503)
+			file_storage_unavailable(c, 0, u.why);
 		else
 			eccr_problem(&c->req, u.status, u.status == 413 ? "payload_too_large" : "bad_request",
 			    "%s", u.why ? u.why : "the upload is malformed");
@@ -566,12 +578,60 @@ static bool expires_in(struct eccr_ctx *c, int64_t *out)
 		    URL_EXPIRES_MAX);
 		return false;
 	}
-	if (c->app->cfg.storage.url_secret == NULL) {
+	if (eccr_storage_is_local(c->app->storage) && c->app->cfg.storage.url_secret == NULL) {
 		eccr_problem(&c->req, 503, "unavailable", "signed URLs are not configured "
 		    "(storage.url_secret_file)");
 		return false;
 	}
 	return true;
+}
+
+/* Where to send the bytes: our signed content URL (local), or a SigV4
+ * presigned URL of the store (s3).  false with 500 queued. */
+static bool object_url(struct eccr_ctx *c, const char *method, const char *id, const char *key,
+    int64_t ttl, int64_t expires, struct eccr_buf *out)
+{
+	char url[8192];
+
+	if (eccr_storage_is_local(c->app->storage)) {
+		file_signed_url(c, method, id, expires, out);
+		return true;
+	}
+	if (eccr_storage_presign(c->app->storage, method, key, (long)ttl, url, sizeof url) != 0) {
+		eccr_problem(&c->req, 500, "internal", "cannot presign a URL for file %s", id);
+		return false;
+	}
+	eccr_buf_adds(out, url);
+	return true;
+}
+
+/* s3: the object must be there before a URL to it is issued; this is
+ * also where an unreachable store shows (presigning alone cannot tell).
+ * false with the problem queued. */
+static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_STORAGE_KEY_MAX])
+{
+	PGresult *row;
+	int64_t size;
+	int e;
+
+	if (eccr_storage_is_local(c->app->storage))
+		return true;     /* our own content URL; it checks what it serves */
+	if ((row = file_load(c, id)) == NULL)
+		return false;
+	snprintf(key, ECCR_STORAGE_KEY_MAX, "%s", PQgetvalue(row, 0, FILE_COL_KEY));
+	if (strcmp(PQgetvalue(row, 0, FILE_COL_STATUS), "ready") != 0) {
+		eccr_problem(&c->req, 409, "conflict", "file %s is not complete yet", id);
+		PQclear(row);
+		return false;
+	}
+	PQclear(row);
+	if ((e = eccr_storage_stat(c->app->storage, key, &size)) == 0)
+		return true;
+	if (e == ENOENT)
+		eccr_problem(&c->req, 404, "not_found", "the stored object of file %s is missing", id);
+	else
+		file_storage_unavailable(c, e, "storage cannot be reached");
+	return false;
 }
 
 static void expiry_text(int64_t expires, char out[25])
@@ -583,14 +643,15 @@ static void expiry_text(int64_t expires, char out[25])
 
 void eccr_files_url(struct eccr_ctx *c)
 {
-	char id[37], at[25];
+	char id[37], at[25], key[ECCR_STORAGE_KEY_MAX] = "";
 	const char *p[4];
 	int64_t ttl, expires;
 	PGresult *res;
 	enum eccr_db_err e;
 	struct eccr_buf *b = &c->scratch;
 
-	if (!eccr_capture_uuid(c, 0, id) || !expires_in(c, &ttl) || !eccr_no_unknown_query(c))
+	if (!eccr_capture_uuid(c, 0, id) || !expires_in(c, &ttl) || !eccr_no_unknown_query(c) ||
+	    !object_reachable(c, id, key))
 		return;
 	expires = (int64_t)time(NULL) + ttl;
 	expiry_text(expires, at);
@@ -614,9 +675,10 @@ void eccr_files_url(struct eccr_ctx *c)
 	}
 	eccr_buf_reset(b);
 	eccr_buf_adds(b, "{\"url\":\"");
-	file_signed_url(c, "GET", id, expires, b);
-	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
-	eccr_resp_json(&c->req, 200, b->p, b->len);
+	if (object_url(c, "GET", id, key, ttl, expires, b)) {
+		eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
+		eccr_resp_json(&c->req, 200, b->p, b->len);
+	}
 	eccr_event_committed(c, res, 0, 0);
 	PQclear(res);
 }
@@ -630,7 +692,7 @@ void eccr_files_direct(struct eccr_ctx *c)
 	char ep[37], id[37], key[ECCR_STORAGE_KEY_MAX], size[24], at[25];
 	const char *name = NULL, *type = NULL, *p[10];
 	size_t nlen = 0, tlen = 0;
-	int64_t bytes = 0, expires;
+	int64_t bytes = 0, expires, ttl;
 	json_object *o;
 	PGresult *res;
 	enum eccr_db_err e;
@@ -678,68 +740,99 @@ void eccr_files_direct(struct eccr_ctx *c)
 		PQclear(res);
 		return;
 	}
+	ttl = expires;
 	expires += (int64_t)time(NULL);
 	expiry_text(expires, at);
 	eccr_buf_reset(b);
 	eccr_buf_adds(b, "{\"file\":");
 	eccr_buf_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	eccr_buf_adds(b, ",\"upload_url\":\"");
-	file_signed_url(c, "PUT", id, expires, b);
-	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
 	PQclear(res);
+	if (!object_url(c, "PUT", id, key, ttl, expires, b))
+		return;
+	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
 	eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, id);
 	eccr_resp_json(&c->req, 201, b->p, b->len);
 }
 
-/* sha256 of a stored object, read back from local storage. */
-static bool object_sha256(struct eccr_ctx *c, const char *key, char hex[65])
+/* The optional body of /complete: {"sha256": "<64 lower-case hex>"}, the
+ * hash the client computed; an empty body is fine.  false with the
+ * problem queued. */
+static bool declared_sha256(struct eccr_ctx *c, char want[65])
 {
-	char path[4200], *buf;
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *sha;
-	FILE *f;
-	size_t n;
-	bool ok;
+	static const char *const allowed[] = { "sha256", NULL };
+	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
+	struct eccr_valid v = { 0 };
+	const char *h = NULL;
+	size_t n = 0;
+	json_object *o;
 
-	if (eccr_storage_local_path(c->app->storage, key, path, sizeof path) != 0 ||
-	    (f = fopen(path, "re")) == NULL)
+	want[0] = '\0';
+	if (cl == NULL || *cl == '\0' || strcmp(cl, "0") == 0)
+		return true;
+	if (!eccr_read_json_object(c))
 		return false;
-	buf = malloc(IO_CHUNK);
-	sha = EVP_MD_CTX_new();
-	ok = buf != NULL && sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1;
-	while (ok && (n = fread(buf, 1, IO_CHUNK, f)) > 0)
-		ok = EVP_DigestUpdate(sha, buf, n) == 1;
-	ok = ok && !ferror(f) && EVP_DigestFinal_ex(sha, md, &mdlen) == 1;
-	fclose(f);
-	free(buf);
-	EVP_MD_CTX_free(sha);
-	for (unsigned i = 0; ok && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return ok;
+	eccr_json_only_fields(&v, c->body, allowed);
+	if (json_object_object_get_ex(c->body, "sha256", &o) &&
+	    eccr_json_get_string(&v, "sha256", o, 64, 64, false, &h, &n) &&
+	    strspn(h, "0123456789abcdef") != 64)
+		eccr_valid_add(&v, "sha256", "must be 64 lower-case hexadecimal digits");
+	if (v.n > 0) {
+		eccr_problem_valid(&c->req, &v);
+		return false;
+	}
+	if (h != NULL)
+		snprintf(want, 65, "%s", h);
+	return true;
+}
+
+/* The stored object has the declared size (a HEAD on s3) and, read back,
+ * the declared hash if one was given; hex gets its SHA-256.  false with
+ * the problem queued: 409 when the object is wrong or missing, 503 when
+ * storage cannot tell. */
+static bool object_verified(struct eccr_ctx *c, PGresult *row, const char *id, const char *want,
+    char hex[65])
+{
+	const char *key = PQgetvalue(row, 0, FILE_COL_KEY);
+	int64_t have = -1, declared = strtoll(PQgetvalue(row, 0, FILE_COL_SIZE), NULL, 10);
+	int e = eccr_storage_stat(c->app->storage, key, &have);
+
+	if (e == ENOENT) {
+		eccr_problem(&c->req, 409, "conflict", "nothing was uploaded for file %s", id);
+	} else if (e != 0) {
+		file_storage_unavailable(c, e, "storage could not check the object");
+	} else if (have != declared) {
+		eccr_problem(&c->req, 409, "conflict", "the uploaded object of file %s has %lld bytes, "
+		    "not the declared %lld", id, (long long)have, (long long)declared);
+	} else if ((e = eccr_storage_sha256(c->app->storage, key, hex)) != 0) {
+		if (e == ENOENT)
+			eccr_problem(&c->req, 409, "conflict", "nothing was uploaded for file %s", id);
+		else
+			file_storage_unavailable(c, e, "storage could not read the object");
+	} else if (want[0] != '\0' && strcmp(want, hex) != 0) {
+		eccr_problem(&c->req, 409, "conflict", "the uploaded object of file %s has sha256 %s, "
+		    "not the declared %s", id, hex, want);
+	} else {
+		return true;
+	}
+	return false;
 }
 
 void eccr_files_complete(struct eccr_ctx *c)
 {
-	char id[37], hex[65], size[24];
+	char id[37], hex[65], want[65], size[24];
 	const char *p[9];
-	int64_t have = -1;
 	PGresult *res, *row;
 	enum eccr_db_err e;
 
 	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
-	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || (row = file_load(c, id)) == NULL)
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !declared_sha256(c, want) ||
+	    (row = file_load(c, id)) == NULL)
 		return;
 	if (strcmp(PQgetvalue(row, 0, FILE_COL_STATUS), "pending") != 0) {
 		eccr_problem(&c->req, 409, "conflict", "file %s is already complete", id);
-	} else if (eccr_storage_stat(c->app->storage, PQgetvalue(row, 0, FILE_COL_KEY), &have) != 0 ||
-	    have != strtoll(PQgetvalue(row, 0, FILE_COL_SIZE), NULL, 10)) {
-		eccr_problem(&c->req, 409, "conflict", have < 0 ? "nothing was uploaded for file %s" :
-		    "the uploaded object of file %s does not have the declared size", id);
-	} else if (!object_sha256(c, PQgetvalue(row, 0, FILE_COL_KEY), hex)) {
-		eccr_problem(&c->req, 503, "unavailable", "storage could not read the object");
-	} else {
-		snprintf(size, sizeof size, "%lld", (long long)have);
+	} else if (object_verified(c, row, id, want, hex)) {
+		snprintf(size, sizeof size, "%s", PQgetvalue(row, 0, FILE_COL_SIZE));
 		p[0] = id; p[1] = hex; p[2] = size; p[3] = c->req.who.sub; p[4] = c->req.who.name;
 		if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
 		    (e = eccr_db_exec(c->db, &st_complete, p, &res)) != ECCR_DB_OK) {

@@ -25,6 +25,10 @@ bool file_url_signature(const struct eccr_config *cfg, const char *method,
 void file_signed_url(struct eccr_ctx *c, const char *method, const char *file_id,
     int64_t expires, struct eccr_buf *out);
 
+/* 503 "unavailable" with Retry-After: what failed, and why (an errno
+ * value from storage.h, or 0). */
+void file_storage_unavailable(struct eccr_ctx *c, int e, const char *what);
+
 /* The file's row (columns: json, status, storage_key, size_bytes, name,
  * created_by, content_type, episode_id), or NULL with 404/503 queued. */
 PGresult *file_load(struct eccr_ctx *c, const char *id);

@@ -194,9 +194,10 @@ void eccr_files_content_put(struct eccr_ctx *c)
 	if (strcmp(PQgetvalue(res, 0, FILE_COL_STATUS), "pending") != 0) {
 		eccr_problem(&c->req, 409, "conflict", "file %s is already complete", id);
 	} else if ((buf = malloc(IO_CHUNK)) == NULL ||
-	    (e = eccr_storage_writer_open(c->app->storage, PQgetvalue(res, 0, FILE_COL_KEY), &w)) != 0) {
+	    (e = eccr_storage_writer_open(c->app->storage, PQgetvalue(res, 0, FILE_COL_KEY),
+	    PQgetvalue(res, 0, FILE_COL_TYPE), &w)) != 0) {
 		free(buf);
-		eccr_problem(&c->req, 503, "unavailable", "storage is unavailable");
+		file_storage_unavailable(c, e, "storage is unavailable");
 	} else {
 		while (e == 0 && (n = eccr_req_read_chunk(&c->req, buf, IO_CHUNK)) > 0) {
 			got += n;
@@ -207,10 +208,11 @@ void eccr_files_content_put(struct eccr_ctx *c)
 			eccr_storage_abort(w);
 			eccr_problem(&c->req, 413, "payload_too_large",
 			    "the body is larger than the declared size_bytes (%lld)", (long long)declared);
-		} else if (e != 0 || eccr_storage_commit(w) != 0) {
-			if (e != 0)
-				eccr_storage_abort(w);
-			eccr_problem(&c->req, 503, "unavailable", "storage could not keep the file");
+		} else if (e != 0) {
+			eccr_storage_abort(w);
+			file_storage_unavailable(c, e, "storage could not keep the file");
+		} else if ((e = eccr_storage_commit(w)) != 0) {    /* frees w */
+			file_storage_unavailable(c, e, "storage could not keep the file");
 		} else {
 			eccr_resp_empty(&c->req, 204);
 		}
