@@ -76,7 +76,10 @@ static struct eccr_metrics_region *map_file(int fd, int prot)
 static struct eccr_metrics_region *create_file(int dirfd, const char *name, int *fdout)
 {
 	struct eccr_metrics_region *r;
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	/* Group-writable: with lighttpd spawning eccr-fcgi as its own user and
+	 * eccr-worker running as eccr, both fold and read each other's files
+	 * (metrics.dir is then a setgid directory of their shared group). */
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
 
 	if (fd < 0)
 		return NULL;
@@ -99,10 +102,13 @@ static bool is_process_file(const char *name)
 	    strcmp(name, ARCHIVE) != 0;
 }
 
-/* Open (creating if needed) and lock the archive; -1 on failure. */
+/* Open and lock the archive: LOCK_EX to fold into it (created if
+ * missing), LOCK_SH to read it (read-only: a scraping process may run as
+ * another user of the group).  Returns the fd, or -1. */
 static int archive_open(int dirfd, int lock, struct eccr_metrics_region **out)
 {
-	int fd = openat(dirfd, ARCHIVE, O_RDWR | O_CLOEXEC);
+	bool write = lock == LOCK_EX;
+	int fd = openat(dirfd, ARCHIVE, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 
 	*out = NULL;
 	if (fd < 0 && errno == ENOENT && lock == LOCK_EX)
@@ -114,7 +120,7 @@ static int archive_open(int dirfd, int lock, struct eccr_metrics_region **out)
 		return -1;
 	}
 	if (*out == NULL)
-		*out = map_file(fd, PROT_READ | PROT_WRITE);
+		*out = map_file(fd, write ? PROT_READ | PROT_WRITE : PROT_READ);
 	return fd;
 }
 
@@ -165,7 +171,7 @@ int eccr_metrics_open(const char *dir, const char *kind, char *err, size_t errle
 	char tmp[144], name[128];
 	int dirfd, fd;
 
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+	if (mkdir(dir, 0770) != 0 && errno != EEXIST) {
 		seterr(err, errlen, "metrics.dir %s: %s", dir, strerror(errno));
 		return -1;
 	}

@@ -78,7 +78,7 @@ struct eccr_metrics_gauges {
 
 /* ------------------------------------------------------------ per process */
 
-/* Open this process's counter file under dir (created 0750 if missing),
+/* Open this process's counter file under dir (created 0770 if missing),
  * folding the files of dead processes into the archive first.  kind names
  * the program ("fcgi", "worker").  On failure the counters live in private
  * memory (a scrape of this process still sees them), and -1 is returned

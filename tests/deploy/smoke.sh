@@ -1,8 +1,9 @@
 #!/bin/bash
 # tests/deploy/smoke.sh BUILD_DIR - deployment smoke tests: the shipped
-# web server configurations (etc/lighttpd, etc/nginx, etc/apache2), with
-# their paths substituted into a temporary directory, each in front of a
-# real eccr-fcgi, PostgreSQL and eccr-worker, driven through the same
+# web server configurations (etc/lighttpd: spawned and external socket;
+# etc/nginx; etc/apache2: mod_proxy_fcgi and mod_fcgid), with their paths
+# substituted into a temporary directory, each in front of a real
+# eccr-fcgi, PostgreSQL and eccr-worker, driven through the same
 # end-to-end scenario with curl.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ stop_server() {
 	SERVER_PID=""
 	FCGI_PID=""
 	pkill -TERM -f "$BUILD/src/fcgi/eccr-fcgi" 2>/dev/null || true
+	pkill -TERM -f "$STACK_DIR/bin/eccr-fcgi" 2>/dev/null || true
 	sleep 0.3
 }
 
@@ -55,6 +57,7 @@ substitute() {
 	    -e "s|/usr/local/sbin/eccr-fcgi|$BUILD/src/fcgi/eccr-fcgi|g" \
 	    -e "s|/etc/eccr/eccr.conf|$STACK_DIR/eccr.conf|g" \
 	    -e "s|/var/lib/eccr/files|$STACK_DIR/files|g" \
+	    -e "s|<Directory /usr/local/sbin>|<Directory $STACK_DIR/bin>|" \
 	    -e "s|listen 80;|listen 127.0.0.1:$HTTP_PORT;|" \
 	    -e "s|<VirtualHost \*:80>|<VirtualHost *:$HTTP_PORT>|" "$1"
 }
@@ -90,8 +93,11 @@ start_fcgi() {
 	chmod 666 "$STACK_DIR/fcgi.sock"
 }
 
-start_lighttpd() {
-	substitute "$SRC/etc/lighttpd/eccr.conf" >"$STACK_DIR/lighttpd-site.conf"
+start_lighttpd() {  # [eccr-socket.conf: eccr-fcgi on its own socket]
+	if [ "${1:-}" = eccr-socket.conf ]; then
+		start_fcgi direct
+	fi
+	substitute "$SRC/etc/lighttpd/${1:-eccr.conf}" >"$STACK_DIR/lighttpd-site.conf"
 	cat >"$STACK_DIR/lighttpd.conf" <<EOC
 server.document-root = "$STACK_DIR/www"
 server.bind = "127.0.0.1"
@@ -153,6 +159,45 @@ EOC
 	SERVER_PID=$!
 }
 
+# mod_fcgid starts eccr-fcgi as Apache's user (www-data), which must read
+# the binary, plugins, configuration and secrets, and write the files,
+# the metrics and (sanitizer build) its reports: hand them over.  Last in
+# the run, since the other servers' eccr-fcgi runs as root.
+start_apache_fcgid() {
+	mkdir -p "$STACK_DIR/bin" "$STACK_DIR/fcgid" "$STACK_DIR/metrics"
+	cp "$BUILD/src/fcgi/eccr-fcgi" "$STACK_DIR/bin/eccr-fcgi"
+	for so in "$STACK_DIR"/plugins/*.so; do
+		cp --remove-destination "$(readlink -f "$so")" "$so"
+	done
+	chown -R www-data "$STACK_DIR/files" "$STACK_DIR/metrics" "$STACK_DIR/fcgid" \
+		"$STACK_DIR/jwt-secret" "$STACK_DIR/url-secret"
+	chgrp www-data "$STACK_DIR"
+	chmod 775 "$STACK_DIR"
+	sed -e "s|/usr/local/sbin/eccr-fcgi|$STACK_DIR/bin/eccr-fcgi|g" "$SRC/etc/apache2/eccr-fcgid.conf" |
+		substitute /dev/stdin >"$STACK_DIR/apache-site.conf"
+	cat >"$STACK_DIR/apache.conf" <<EOC
+ServerRoot /etc/apache2
+PidFile $STACK_DIR/apache.pid
+Listen 127.0.0.1:$HTTP_PORT
+ErrorLog $STACK_DIR/apache-error.log
+LogLevel warn
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+FcgidIPCDir $STACK_DIR/fcgid
+FcgidProcessTableFile $STACK_DIR/fcgid/shm
+FcgidInitialEnv ASAN_OPTIONS "$ASAN_OPTIONS"
+FcgidInitialEnv UBSAN_OPTIONS "$UBSAN_OPTIONS"
+Include $STACK_DIR/apache-site.conf
+EOC
+	APACHE_RUN_DIR="$STACK_DIR" apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND \
+		>>"$STACK_DIR/apache-error.log" 2>&1 &
+	SERVER_PID=$!
+}
+
 wait_up() {
 	for _ in $(seq 1 100); do
 		curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/health" 2>/dev/null && return 0
@@ -205,6 +250,13 @@ scenario() {
 		sleep 0.1
 	done
 	[ "$n" -ge 2 ] || fail "activity trail has $n entries"
+
+	# /metrics through the server: admin only, counting this scenario.
+	st=$(curl -sS -o /dev/null -w '%{http_code}' "$base/metrics")
+	[ "$st" = 401 ] || fail "/metrics without a token gave $st"
+	body=$(curl -fsS -H "$auth" "$base/metrics") || fail "/metrics"
+	grep -q '^eccr_http_requests_total{method="POST",route="/api/v1/episodes",status="201"} [1-9]' \
+		<<<"$body" || fail "/metrics does not count the episode created"
 	echo "deploy [$SERVER]: ok"
 }
 
@@ -218,11 +270,13 @@ configure none
 migrate >/dev/null
 worker_start
 
-for SERVER in lighttpd nginx apache; do
+for SERVER in lighttpd lighttpd-socket nginx apache apache-fcgid; do
 	case $SERVER in
 	lighttpd) configure x-lighttpd-send-file; start_lighttpd ;;
+	lighttpd-socket) configure x-lighttpd-send-file; start_lighttpd eccr-socket.conf ;;
 	nginx) configure x-accel-redirect; start_nginx ;;
 	apache) configure none; start_apache ;;
+	apache-fcgid) configure none; start_apache_fcgid ;;
 	esac
 	wait_up
 	scenario
