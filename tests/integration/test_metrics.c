@@ -1,11 +1,16 @@
 /* Integration tests: GET /metrics through lighttpd, against the harness's
  * eccr-fcgi and eccr-worker (each with its counter file under
- * [metrics] dir), with metrics.public off: admin only. */
+ * [metrics] dir), with metrics.public off: admin only.  One test starts a
+ * second eccr-fcgi with metrics.public on, on its own socket, and talks
+ * FastCGI to it with cgi-fcgi (libfcgi-bin). */
 #include <criterion/criterion.h>
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -280,4 +285,75 @@ Test(metrics, counters_survive_a_killed_process, .timeout = 60)
 	/* Every scrape before the kill was counted (this one is counted after
 	 * its response is written, so it is not in its own body). */
 	cr_assert_geq(after, before + 1, "%g -> %g", before, after);
+}
+
+/* metrics.public = true: a second eccr-fcgi with that setting answers
+ * without credentials.  It shares metrics.dir with the harness's eccr-fcgi
+ * and eccr-worker, so its scrape adds up their counters: requests the
+ * harness's process answered show in the other process's scrape. */
+Test(metrics, public_mode_sums_every_live_process, .timeout = 60)
+{
+	const char *dir = getenv("ECCR_TEST_STACK_DIR");
+	const char *series = "eccr_http_requests_total{method=\"GET\",route=\"/api/v1/jobs/{}\",status=\"404\"}";
+	char conf[1024], sock[1024], logf[1100], cmd[4096], out[1 << 16];
+	struct resp *r;
+	struct stat st;
+	double before = scrape_sample(series);
+	FILE *p;
+	size_t n = 0;
+	pid_t pid;
+	int i, status;
+
+	if (dir == NULL)
+		cr_skip_test("needs the integration harness");
+	snprintf(conf, sizeof conf, "%s/public-%s.conf", dir, uniq());
+	snprintf(sock, sizeof sock, "%s/public-%s.sock", dir, uniq());
+	snprintf(logf, sizeof logf, "%s.log", conf);
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s' && printf '\\n[metrics]\\npublic = true\\n' >>'%s'",
+	    getenv("ECCR_TEST_CONFIG"), conf, conf);
+	cr_assert_eq(system(cmd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (freopen(logf, "a", stderr) == NULL)
+			_exit(126);
+		snprintf(cmd, sizeof cmd, "%s/src/fcgi/eccr-fcgi", getenv("ECCR_TEST_BUILD"));
+		execl(cmd, "eccr-fcgi", "-c", conf, "-s", sock, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100 && stat(sock, &st) != 0; i++)
+		usleep(50000);
+	cr_assert_eq(stat(sock, &st), 0, "eccr-fcgi did not listen on %s", sock);
+
+	/* Three 404s answered by the harness's eccr-fcgi, behind lighttpd. */
+	for (i = 0; i < 3; i++) {
+		r = http("GET", "/jobs/00000000-0000-4000-8000-00000000abcd", tok_viewer(), NULL, NULL, 0, NULL);
+		cr_assert_eq(r->status, 404);
+		resp_free(r);
+	}
+	/* No token at all, straight to the public process. */
+	snprintf(cmd, sizeof cmd, "env -i REQUEST_METHOD=GET REQUEST_URI=/metrics QUERY_STRING= "
+	    "SERVER_PROTOCOL=HTTP/1.1 cgi-fcgi -bind -connect '%s'", sock);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	while (n < sizeof out - 1 && (i = (int)fread(out + n, 1, sizeof out - 1 - n, p)) > 0)
+		n += (size_t)i;
+	out[n] = '\0';
+	pclose(p);
+	kill(pid, SIGTERM);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "eccr-fcgi status %d", status);
+
+	cr_assert(strncmp(out, "Status: 200", 11) == 0, "%.200s", out);
+	cr_assert_not_null(strstr(out, "Content-Type: text/plain; version=0.0.4"));
+	{
+		struct resp fake = { .body = strstr(out, "\r\n\r\n") };
+		double v;
+
+		cr_assert_not_null(fake.body);
+		fake.body += 4;
+		/* The harness's eccr-fcgi and eccr-worker, and this one. */
+		cr_assert_geq(sample(&fake, "eccr_metrics_processes"), 3);
+		v = sample(&fake, series);
+		cr_assert_geq(v - (before < 0 ? 0 : before), 3, "%g -> %g", before, v);
+	}
 }
