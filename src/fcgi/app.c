@@ -332,8 +332,10 @@ int eccr_app_register_statements(void)
 {
 	if (eccr_db_register(&user_upsert) != 0)
 		return -1;
-	if (eccr_health_register() != 0 || eccr_metrics_register() != 0 || eccr_episodes_register() != 0 ||
+	if (eccr_health_register() != 0 || eccr_episodes_register() != 0 ||
 	    eccr_episodes_list_register() != 0)
+		return -1;
+	if (eccr_metrics_register() != 0)
 		return -1;
 	if (eccr_jobs_register() != 0 || eccr_jobs_list_register() != 0)
 		return -1;

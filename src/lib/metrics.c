@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "eccr/plugin.h"
+#include "log.h"
 #include "metrics.h"
 
 #define ARCHIVE "archive.m"
@@ -152,7 +153,10 @@ static void fold_dead(int dirfd)
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			/* Its process is gone. */
 			if ((dead = map_file(fd, PROT_READ)) != NULL) {
-				eccr_metrics_region_add(archive, dead);
+				if (eccr_metrics_region_add(archive, dead) > 0)
+					eccr_warn("metrics: %s: more routes or sinks than %s holds; "
+					    "some counters of dead processes were dropped", de->d_name,
+					    ARCHIVE);
 				munmap(dead, sizeof *dead);
 			}
 			unlinkat(dirfd, de->d_name, 0);
