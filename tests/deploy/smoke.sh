@@ -77,6 +77,7 @@ EOC
 # eccr-fcgi on its own socket (nginx, Apache), world-connectable in this
 # throw-away directory so the servers' unprivileged workers reach it.
 start_fcgi() {
+	FCGI_MODE=$1
 	rm -f "$STACK_DIR/fcgi.sock"
 	if [ "$1" = spawn-fcgi ]; then
 		spawn-fcgi -n -s "$STACK_DIR/fcgi.sock" -M 0666 -- "$BUILD/src/fcgi/eccr-fcgi" \
@@ -206,6 +207,19 @@ wait_up() {
 	fail "did not come up"
 }
 
+# eccr-fcgi on its own socket stops cleanly on SIGTERM (exit 0) and the
+# server reaches the new one without being touched.
+restart_fcgi() {
+	local rc=0
+	[ -n "$FCGI_PID" ] || return 0
+	kill -TERM "$FCGI_PID"
+	wait "$FCGI_PID" || rc=$?
+	[ "$rc" = 0 ] || fail "eccr-fcgi exited $rc on SIGTERM"
+	start_fcgi "$FCGI_MODE"
+	wait_up
+	echo "deploy [$SERVER]: eccr-fcgi restarted"
+}
+
 # The same story through every server.
 scenario() {
 	local base="http://127.0.0.1:$HTTP_PORT" api token auth ep fid url job st i body
@@ -280,5 +294,6 @@ for SERVER in lighttpd lighttpd-socket nginx apache apache-fcgid; do
 	esac
 	wait_up
 	scenario
+	restart_fcgi
 	stop_server
 done
