@@ -122,6 +122,9 @@ jwt_secret_file = $STACK_DIR/jwt-secret
 [log]
 level = info
 
+[metrics]
+dir = $STACK_DIR/metrics
+
 [storage]
 local_root = $STACK_DIR/files
 url_secret_file = $STACK_DIR/url-secret

@@ -8,6 +8,7 @@
 
 #include "files.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Does path start with prefix's segments? */
 static bool has_prefix(const struct eccr_path *path, const struct eccr_path *prefix)
@@ -21,7 +22,7 @@ static bool has_prefix(const struct eccr_path *path, const struct eccr_path *pre
 	return true;
 }
 
-static bool authenticate(struct eccr_ctx *c)
+bool eccr_authenticate(struct eccr_ctx *c)
 {
 	struct eccr_req *r = &c->req;
 	enum eccr_auth_err e;
@@ -85,15 +86,37 @@ static bool route(struct eccr_ctx *c, bool *api)
 	return false;
 }
 
+/* The metrics slot of the request's route: the API routes, then the root
+ * routes, then one for requests no route took (main.c labels them). */
+size_t eccr_route_slot(const struct eccr_req *r)
+{
+	const struct eccr_route *rt = r->match.route;
+
+	if (strcmp(r->route_name, "unmatched") == 0 || rt == NULL)
+		return eccr_api_nroutes + eccr_root_nroutes;
+	if (rt >= eccr_api_routes && rt < eccr_api_routes + eccr_api_nroutes)
+		return (size_t)(rt - eccr_api_routes);
+	return eccr_api_nroutes + (size_t)(rt - eccr_root_routes);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 void eccr_app_handle(struct eccr_ctx *c)
 {
 	struct eccr_req *r = &c->req;
+	uint64_t start = now_us();
 	bool api;
 
 	c->body = NULL;
 	/* "public." routes carry their own proof (a signed URL). */
 	if (eccr_req_begin(r, &c->fcgx) == 0 && route(c, &api) &&
-	    (!api || strncmp(r->route_name, "public.", 7) == 0 || authenticate(c))) {
+	    (!api || strncmp(r->route_name, "public.", 7) == 0 || eccr_authenticate(c))) {
 		eccr_handler_fn fn = (eccr_handler_fn)r->match.route->handler;
 
 		fn(c);
@@ -102,6 +125,7 @@ void eccr_app_handle(struct eccr_ctx *c)
 		json_object_put(c->body);
 	c->body = NULL;
 	eccr_resp_send(r);
+	eccr_metrics_request(eccr_route_slot(r), r->status, now_us() - start);
 }
 
 bool eccr_require_role(struct eccr_ctx *c, enum eccr_role role)
@@ -310,6 +334,8 @@ int eccr_app_register_statements(void)
 		return -1;
 	if (eccr_health_register() != 0 || eccr_episodes_register() != 0 ||
 	    eccr_episodes_list_register() != 0)
+		return -1;
+	if (eccr_metrics_register() != 0)
 		return -1;
 	if (eccr_jobs_register() != 0 || eccr_jobs_list_register() != 0)
 		return -1;

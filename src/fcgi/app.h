@@ -58,6 +58,10 @@ void eccr_app_handle(struct eccr_ctx *c);
 int eccr_app_register_statements(void);
 
 /* Shared handler helpers (app.c). */
+/* Check the caller's credentials; false when a 401 (or 500) was queued. */
+bool eccr_authenticate(struct eccr_ctx *c);
+/* The metrics slot of the request's route (see main.c). */
+size_t eccr_route_slot(const struct eccr_req *r);
 bool eccr_require_role(struct eccr_ctx *c, enum eccr_role role);
 /* Read and parse a JSON object body: false when a problem was queued. */
 bool eccr_read_json_object(struct eccr_ctx *c);
@@ -91,6 +95,7 @@ void eccr_send_page(struct eccr_ctx *c, const PGresult *res, long limit,
 
 /* Handlers. */
 void eccr_health(struct eccr_ctx *c);
+void eccr_metrics(struct eccr_ctx *c);
 void eccr_episodes_list(struct eccr_ctx *c);
 void eccr_episodes_create(struct eccr_ctx *c);
 void eccr_episodes_get(struct eccr_ctx *c);
@@ -112,5 +117,6 @@ int eccr_episodes_list_register(void);
 int eccr_jobs_register(void);
 int eccr_jobs_list_register(void);
 int eccr_health_register(void);
+int eccr_metrics_register(void);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 
 #ifndef PACKAGE_VERSION
@@ -60,6 +61,39 @@ static int split_prefix(const char *path, struct eccr_buf *buf, struct eccr_path
 	return eccr_path_split(buf->p, out);
 }
 
+/* Label the metrics slots with the route patterns (eccr_route_slot's order). */
+static void label_routes(const struct eccr_app *a)
+{
+	const struct eccr_config *cfg = &a->cfg;
+	char pattern[ECCR_METRICS_LABEL];
+	size_t i;
+
+	if (eccr_api_nroutes + eccr_root_nroutes + 1 > ECCR_METRICS_ROUTES)
+		eccr_warn("more routes than metrics slots (%d): the last are not counted",
+		    ECCR_METRICS_ROUTES);
+	for (i = 0; i < eccr_api_nroutes; i++) {
+		snprintf(pattern, sizeof pattern, "%s/%s", cfg->server.base_path,
+		    eccr_api_routes[i].pattern);
+		eccr_metrics_route_label(i, eccr_method_name(eccr_api_routes[i].methods), pattern);
+	}
+	for (i = 0; i < eccr_root_nroutes; i++) {
+		snprintf(pattern, sizeof pattern, "%s/%s", cfg->server.mount_path,
+		    eccr_root_routes[i].pattern);
+		eccr_metrics_route_label(eccr_api_nroutes + i,
+		    eccr_method_name(eccr_root_routes[i].methods), pattern);
+	}
+	eccr_metrics_route_label(eccr_api_nroutes + eccr_root_nroutes, "any", "unmatched");
+}
+
+static void metrics_init(struct eccr_app *a)
+{
+	char err[256];
+
+	if (eccr_metrics_open(a->cfg.metrics.dir, "fcgi", err, sizeof err) != 0)
+		eccr_warn("%s: /metrics will count this process's requests only", err);
+	label_routes(a);
+}
+
 static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_opt)
 {
 	char err[ECCR_CONFIG_ERRLEN];
@@ -71,7 +105,8 @@ static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_
 		eccr_err("%s", err);
 		return -1;
 	}
-	eccr_log_init("eccr-fcgi", a->cfg.log.target, a->cfg.log.level);
+	eccr_log_configure("eccr-fcgi", &a->cfg);
+	metrics_init(a);
 	if ((a->auth = eccr_auth_new(&a->cfg, err, sizeof err)) == NULL) {
 		eccr_err("auth: %s", err);
 		return -1;

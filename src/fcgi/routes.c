@@ -36,5 +36,6 @@ const size_t eccr_api_nroutes = sizeof eccr_api_routes / sizeof eccr_api_routes[
 
 const struct eccr_route eccr_root_routes[] = {
 	{ ECCR_GET, "health", H(eccr_health), "health" },
+	{ ECCR_GET, "metrics", H(eccr_metrics), "metrics" },
 };
 const size_t eccr_root_nroutes = sizeof eccr_root_routes / sizeof eccr_root_routes[0];

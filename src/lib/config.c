@@ -142,7 +142,8 @@ static const struct key schema[] = {
 
 	ENUM("log", "target", log.target, "stderr", log_targets, "stderr or syslog"),
 	ENUM("log", "level", log.level, "info", log_levels, "least important level logged"),
-	STR("log", "ident", log.ident, "eccr", NULL, "syslog identity"),
+	STR("log", "ident", log.ident, "", NULL,
+	    "name in syslog and stderr lines; empty: the program's (eccr-fcgi, ...)"),
 
 	ENUM("storage", "backend", storage.backend, "local", backends, "local or s3"),
 	STR("storage", "local_root", storage.local_root, "/var/lib/eccr/files", NULL,
@@ -201,6 +202,8 @@ static const struct key schema[] = {
 
 	BOOL("metrics", "public", metrics.public_, "false",
 	    "serve /metrics without authentication"),
+	STR("metrics", "dir", metrics.dir, "/run/eccr/metrics", NULL,
+	    "directory of the per-process counter files /metrics adds up"),
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 

@@ -74,7 +74,7 @@ struct eccr_config {
 	struct {
 		enum eccr_log_target target; /* default stderr */
 		int level;                   /* syslog priority, default LOG_INFO; names debug|info|notice|warning|error */
-		char *ident;                 /* default "eccr" */
+		char *ident;                 /* default "": the program's name */
 	} log;
 
 	struct {
@@ -124,11 +124,16 @@ struct eccr_config {
 
 	struct {
 		bool public_;               /* key "public", default false */
+		char *dir;                  /* default "/run/eccr/metrics" */
 	} metrics;
 
 	struct eccr_plugin_section *plugin_sections;
 	size_t nplugin_sections;
 };
+
+/* Read a run-time tunable (outbox.*, worker.*) that another thread may
+ * change on SIGHUP (eccr-worker's reload stores them atomically). */
+#define ECCR_TUNABLE(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* Fill *cfg with every default.  Never fails except on allocation (-1). */
 int eccr_config_defaults(struct eccr_config *cfg);

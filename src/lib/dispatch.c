@@ -8,6 +8,7 @@
 #include "db.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "util.h"
 
@@ -41,6 +42,7 @@ bool eccr_dispatch_offer(struct eccr_dispatch *d, int64_t event_id)
 {
 	bool ok = false, log_full = false;
 
+	eccr_metrics_event(ECCR_METRICS_DURABLE);
 	if (d == NULL)
 		return false;
 	pthread_mutex_lock(&d->lock);
@@ -164,6 +166,7 @@ bool eccr_dispatch_offer_transient(struct eccr_dispatch *d, const char *type,
 	struct transient *t;
 	bool ok = false;
 
+	eccr_metrics_event(ECCR_METRICS_TRANSIENT);
 	if (d == NULL)
 		return false;
 	if ((t = transient_new(type, actor_id, actor_name, resource_type, resource_id,

@@ -1,7 +1,9 @@
 /* log.c - stderr or syslog, filtered by level.
  *
- * The settings are process globals written once by eccr_log_init() before
- * any thread starts and only read afterwards.  Each stderr line is built
+ * The settings are process globals set by eccr_log_init() before threads
+ * start; eccr_log_reconfigure() may change the level and target later (a
+ * SIGHUP reload), so both are read and written atomically.  The ident is
+ * only ever set before threads start.  Each stderr line is built
  * in a stack buffer and written with one write(2), so lines from several
  * threads never interleave (POSIX makes a write of up to PIPE_BUF bytes to
  * a pipe atomic, and a single write to a file or tty is not split by
@@ -20,8 +22,11 @@
 
 /* openlog() keeps the ident pointer, so keep our own copy. */
 static char log_ident[IDENT_MAX] = "eccr";
-static enum eccr_log_target log_target = ECCR_LOG_STDERR;
-static int log_level = LOG_INFO;
+static int log_target = ECCR_LOG_STDERR;      /* enum eccr_log_target, atomic */
+static int log_level = LOG_INFO;               /* atomic */
+
+#define GET(v) __atomic_load_n(&(v), __ATOMIC_RELAXED)
+#define SET(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELAXED)
 
 static const char *const level_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -33,10 +38,31 @@ void eccr_log_init(const char *ident, enum eccr_log_target target, int level)
 {
 	snprintf(log_ident, sizeof log_ident, "%s",
 	    ident != NULL && ident[0] != '\0' ? ident : "eccr");
-	log_target = target;
-	log_level = level;
+	SET(log_target, (int)target);
+	SET(log_level, level);
 	if (target == ECCR_LOG_SYSLOG)
 		openlog(log_ident, LOG_PID, LOG_DAEMON);
+}
+
+void eccr_log_configure(const char *program, const struct eccr_config *cfg)
+{
+	const char *ident = cfg->log.ident;
+
+	eccr_log_init(ident != NULL && ident[0] != '\0' ? ident : program,
+	    cfg->log.target, cfg->log.level);
+}
+
+void eccr_log_reconfigure(enum eccr_log_target target, int level)
+{
+	int was = GET(log_target);
+
+	/* Open syslog before messages go there; close it after they stop. */
+	if (target == ECCR_LOG_SYSLOG && was != ECCR_LOG_SYSLOG)
+		openlog(log_ident, LOG_PID, LOG_DAEMON);
+	SET(log_level, level);
+	SET(log_target, (int)target);
+	if (target != ECCR_LOG_SYSLOG && was == ECCR_LOG_SYSLOG)
+		closelog();
 }
 
 int eccr_log_level_from_name(const char *name)
@@ -105,9 +131,9 @@ void eccr_vlog(int priority, const char *fmt, va_list ap)
 	int saved = errno;      /* callers log, then look at errno */
 
 	priority &= LOG_PRIMASK;
-	if (priority > log_level)
+	if (priority > GET(log_level))
 		return;
-	if (log_target == ECCR_LOG_SYSLOG)
+	if (GET(log_target) == ECCR_LOG_SYSLOG)
 		vsyslog(priority, fmt, ap);
 	else
 		write_stderr(priority, saved, fmt, ap);

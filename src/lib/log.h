@@ -13,6 +13,12 @@
  * (copied, at most 63 bytes).  Until then: stderr, LOG_INFO, "eccr". */
 void eccr_log_init(const char *ident, enum eccr_log_target target, int level);
 
+/* eccr_log_init from [log]: the ident is log.ident, or program when unset. */
+void eccr_log_configure(const char *program, const struct eccr_config *cfg);
+
+/* Change the level and target while threads run (SIGHUP); the ident stays. */
+void eccr_log_reconfigure(enum eccr_log_target target, int level);
+
 void eccr_log(int priority, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void eccr_vlog(int priority, const char *fmt, va_list ap)

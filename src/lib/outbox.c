@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "util.h"
 
@@ -122,6 +123,7 @@ static int emit_one(const struct eccr_plugin_instance *pi, const struct eccr_eve
 		    pi->name, rc, ev->id_text);
 		rc = ECCR_EMIT_FAIL;
 	}
+	eccr_metrics_delivery(pi->name, rc);
 	return rc;
 }
 
@@ -160,12 +162,12 @@ static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plu
 			st->ok++;
 			continue;
 		}
-		dead = rc == ECCR_EMIT_FAIL || cfg->outbox.max_attempts <= 1;
+		dead = rc == ECCR_EMIT_FAIL || ECCR_TUNABLE(cfg->outbox.max_attempts) <= 1;
 		rc == ECCR_EMIT_RETRY ? st->retry++ : st->failed++;
 		if (dead)
 			st->dead++;
 		snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(1,
-		    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, eccr_random32()));
+		    ECCR_TUNABLE(cfg->outbox.retry_base_ms), ECCR_TUNABLE(cfg->outbox.retry_max_ms), eccr_random32()));
 		snprintf(err, sizeof err, "sink answered %s", outcome_name(rc));
 		p[0] = ev->id_text;
 		p[1] = pi->name;
@@ -262,7 +264,7 @@ enum eccr_db_err eccr_outbox_sweep(struct eccr_db *db, const struct eccr_plugins
 	const char *p[2] = { grace, lim };
 
 	memset(st, 0, sizeof *st);
-	snprintf(grace, sizeof grace, "%d", cfg->outbox.grace_ms);
+	snprintf(grace, sizeof grace, "%d", ECCR_TUNABLE(cfg->outbox.grace_ms));
 	snprintf(lim, sizeof lim, "%d", limit);
 	return run_pass(db, ps, cfg, &st_lock_stale, p, st);
 }
@@ -299,7 +301,7 @@ static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins 
 		status = "delivered";
 		st->ok++;
 	} else {
-		status = rc == ECCR_EMIT_FAIL || attempt >= cfg->outbox.max_attempts ? "dead" : "retry";
+		status = rc == ECCR_EMIT_FAIL || attempt >= ECCR_TUNABLE(cfg->outbox.max_attempts) ? "dead" : "retry";
 		rc == ECCR_EMIT_RETRY ? st->retry++ : st->failed++;
 		if (strcmp(status, "dead") == 0)
 			st->dead++;
@@ -308,7 +310,7 @@ static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins 
 	}
 	snprintf(attempts, sizeof attempts, "%d", attempt);
 	snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(attempt,
-	    cfg->outbox.retry_base_ms, cfg->outbox.retry_max_ms, eccr_random32()));
+	    ECCR_TUNABLE(cfg->outbox.retry_base_ms), ECCR_TUNABLE(cfg->outbox.retry_max_ms), eccr_random32()));
 	snprintf(err, sizeof err, "sink answered %s on attempt %d",
 	    rc == ECCR_EMIT_OK ? "OK" : outcome_name(rc), attempt);
 	p[0] = ev.id_text;

@@ -173,8 +173,12 @@ struct jobs {
 	int64_t listen_retry_at;
 	int wake_fd;
 	atomic_bool stopping;
+	/* MAX_RUNNERS slots; threads run in the first nrunners (grown by
+	 * jobs_set_concurrency, read by the heartbeat thread: atomic), and at
+	 * most `limit` of them hold a job (main thread only). */
 	struct runner *runners;
-	int nrunners;
+	atomic_int nrunners;
+	int limit;
 	pthread_t heartbeat;
 	pthread_mutex_t hb_lock;
 	pthread_cond_t hb_wake;
@@ -261,7 +265,8 @@ static void record(struct runner *r, int rc, char *result, char *error)
 		else
 			outcome = rc == ECCR_EMIT_RETRY ? "retry" : "fail";
 		snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(r->attempt,
-		    j->cfg->worker.retry_base_ms, j->cfg->worker.retry_max_ms, eccr_random32()));
+		    ECCR_TUNABLE(j->cfg->worker.retry_base_ms), ECCR_TUNABLE(j->cfg->worker.retry_max_ms),
+		    eccr_random32()));
 		p[0] = r->id;
 		p[1] = j->worker_id;
 		p[2] = outcome;
@@ -335,15 +340,15 @@ static void heartbeat_once(struct jobs *j, struct eccr_db *db)
 	char lease[16];
 	const char *p[2] = { j->worker_id, lease };
 	PGresult *res;
-	int i, k;
+	int i, k, n = atomic_load(&j->nrunners);
 
-	snprintf(lease, sizeof lease, "%d", j->cfg->worker.lease_s);
+	snprintf(lease, sizeof lease, "%d", ECCR_TUNABLE(j->cfg->worker.lease_s));
 	if (eccr_db_exec(db, &st_heartbeat, p, &res) != ECCR_DB_OK)
 		return;
 	for (i = 0; i < PQntuples(res); i++) {
 		if (strcmp(PQgetvalue(res, i, 1), "t") != 0)
 			continue;
-		for (k = 0; k < j->nrunners; k++) {
+		for (k = 0; k < n; k++) {
 			struct runner *r = &j->runners[k];
 
 			pthread_mutex_lock(&r->lock);
@@ -361,13 +366,14 @@ static void *heartbeat_main(void *arg)
 {
 	struct jobs *j = arg;
 	struct eccr_db *db = eccr_db_new(j->cfg->database.conninfo, "eccr-worker-heartbeat");
-	int interval_ms = j->cfg->worker.lease_s * 1000 / 3;
 
-	if (interval_ms > 500)
-		interval_ms = 500;
 	for (;;) {
+		/* lease_s may change on SIGHUP: read it each round. */
+		int interval_ms = ECCR_TUNABLE(j->cfg->worker.lease_s) * 1000 / 3;
 		struct timespec until;
 
+		if (interval_ms > 500)
+			interval_ms = 500;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += (long)interval_ms * 1000000L;
 		until.tv_sec += until.tv_nsec / 1000000000L;
@@ -400,23 +406,32 @@ static const struct eccr_plugin_instance *handler_for(const struct jobs *j, cons
 	return NULL;
 }
 
-static int idle_runners(struct jobs *j)
+static int busy_runners(struct jobs *j)
 {
-	int k, n = 0;
+	int k, n = 0, nr = atomic_load(&j->nrunners);
 
-	for (k = 0; k < j->nrunners; k++) {
+	for (k = 0; k < nr; k++) {
 		pthread_mutex_lock(&j->runners[k].lock);
-		n += !j->runners[k].busy;
+		n += j->runners[k].busy;
 		pthread_mutex_unlock(&j->runners[k].lock);
 	}
 	return n;
 }
 
+/* Jobs this worker may take now: below its limit, never below zero (a
+ * lowered limit waits for running jobs to finish). */
+static int idle_runners(struct jobs *j)
+{
+	int n = j->limit - busy_runners(j);
+
+	return n > 0 ? n : 0;
+}
+
 static void assign(struct jobs *j, PGresult *res, int row)
 {
-	int k;
+	int k, nr = atomic_load(&j->nrunners);
 
-	for (k = 0; k < j->nrunners; k++) {
+	for (k = 0; k < nr; k++) {
 		struct runner *r = &j->runners[k];
 
 		pthread_mutex_lock(&r->lock);
@@ -447,7 +462,7 @@ static int claim(struct jobs *j, int n)
 	int i;
 
 	snprintf(limit, sizeof limit, "%d", n);
-	snprintf(lease, sizeof lease, "%d", j->cfg->worker.lease_s);
+	snprintf(lease, sizeof lease, "%d", ECCR_TUNABLE(j->cfg->worker.lease_s));
 	if (eccr_db_exec(j->db, &st_claim, p, &res) != ECCR_DB_OK)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++) {
@@ -585,18 +600,60 @@ static void announce(struct jobs *j)
 	PGresult *res;
 
 	snprintf(poll_ms, sizeof poll_ms, "%d", j->cfg->worker.poll_interval_ms);
-	snprintf(conc, sizeof conc, "%d", j->nrunners);
+	snprintf(conc, sizeof conc, "%d", j->limit);
 	if (eccr_db_exec(j->db, &st_started, p, &res) == ECCR_DB_OK) {
 		offer(j, res, 0, 0);
 		PQclear(res);
 	}
 }
 
+/* Start the runner thread of slot k (main thread, before nrunners covers it). */
+static int start_runner(struct jobs *j, int k)
+{
+	struct runner *r = &j->runners[k];
+
+	r->j = j;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	r->db = eccr_db_new(j->cfg->database.conninfo, "eccr-worker-runner");
+	r->ctx.struct_size = sizeof r->ctx;
+	r->ctx.opaque = r;
+	r->ctx.progress = ctx_progress;
+	r->ctx.cancelled = ctx_cancelled;
+	if (r->db == NULL || pthread_create(&r->thread, NULL, runner_main, r) != 0) {
+		eccr_db_free(r->db);
+		r->db = NULL;
+		pthread_mutex_destroy(&r->lock);
+		pthread_cond_destroy(&r->wake);
+		return -1;
+	}
+	return 0;
+}
+
+int jobs_set_concurrency(struct jobs *j, int n)
+{
+	int k = atomic_load(&j->nrunners);
+
+	if (n < 1 || n > MAX_RUNNERS)
+		return -1;
+	/* Threads are started as the limit grows and kept when it shrinks:
+	 * an idle runner costs a parked thread and a connection. */
+	for (; k < n; k++) {
+		if (start_runner(j, k) != 0) {
+			eccr_err("cannot start job runner %d", k + 1);
+			break;
+		}
+		atomic_store(&j->nrunners, k + 1);
+	}
+	j->limit = k < n ? k : n;
+	return k < n ? -1 : 0;
+}
+
 struct jobs *jobs_start(const struct eccr_config *cfg, const struct eccr_plugins *ps,
     struct eccr_dispatch *d, const char *worker_id, bool *failed)
 {
 	struct jobs *j = calloc(1, sizeof *j);
-	int k, ntypes;
+	int ntypes;
 
 	*failed = j == NULL;
 	if (j == NULL)
@@ -610,31 +667,17 @@ struct jobs *jobs_start(const struct eccr_config *cfg, const struct eccr_plugins
 		free(j);
 		return NULL;
 	}
-	j->nrunners = cfg->worker.max_concurrent;
-	j->runners = calloc((size_t)j->nrunners, sizeof *j->runners);
+	/* Every slot up front (untouched pages cost nothing), so a SIGHUP
+	 * that raises worker.max_concurrent never moves a runner. */
+	j->runners = calloc(MAX_RUNNERS, sizeof *j->runners);
 	j->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	j->db = eccr_db_new(cfg->database.conninfo, "eccr-worker-jobs");
 	pthread_mutex_init(&j->hb_lock, NULL);
 	pthread_cond_init(&j->hb_wake, NULL);
-	if (j->runners == NULL || j->wake_fd < 0 || j->db == NULL) {
+	if (j->runners == NULL || j->wake_fd < 0 || j->db == NULL ||
+	    jobs_set_concurrency(j, cfg->worker.max_concurrent) != 0) {
 		*failed = true;
 		return NULL;
-	}
-	for (k = 0; k < j->nrunners; k++) {
-		struct runner *r = &j->runners[k];
-
-		r->j = j;
-		pthread_mutex_init(&r->lock, NULL);
-		pthread_cond_init(&r->wake, NULL);
-		r->db = eccr_db_new(cfg->database.conninfo, "eccr-worker-runner");
-		r->ctx.struct_size = sizeof r->ctx;
-		r->ctx.opaque = r;
-		r->ctx.progress = ctx_progress;
-		r->ctx.cancelled = ctx_cancelled;
-		if (r->db == NULL || pthread_create(&r->thread, NULL, runner_main, r) != 0) {
-			*failed = true;
-			return NULL;
-		}
 	}
 	if (pthread_create(&j->heartbeat, NULL, heartbeat_main, j) != 0) {
 		*failed = true;
@@ -642,23 +685,19 @@ struct jobs *jobs_start(const struct eccr_config *cfg, const struct eccr_plugins
 	}
 	listen_connect(j);
 	announce(j);
-	eccr_info("job processor %s: %d runners for %d job types", worker_id, j->nrunners, ntypes);
+	eccr_info("job processor %s: %d runners for %d job types", worker_id, j->limit, ntypes);
 	return j;
-}
-
-static int busy_runners(struct jobs *j)
-{
-	return j->nrunners - idle_runners(j);
 }
 
 bool jobs_stop(struct jobs *j, int deadline_ms)
 {
 	int64_t until = now_ms() + deadline_ms;
 	const char *p[5];
-	int k, busy;
+	int k, busy, nr;
 
 	if (j == NULL)
 		return true;
+	nr = atomic_load(&j->nrunners);
 	atomic_store(&j->stopping, true);
 	while ((busy = busy_runners(j)) > 0 && now_ms() < until)
 		usleep(20000);
@@ -669,7 +708,7 @@ bool jobs_stop(struct jobs *j, int deadline_ms)
 
 		eccr_warn("%d jobs still running after %d ms: putting them back in the queue",
 		    busy, deadline_ms);
-		for (k = 0; k < j->nrunners; k++) {
+		for (k = 0; k < nr; k++) {
 			struct runner *r = &j->runners[k];
 
 			pthread_mutex_lock(&r->lock);
@@ -691,7 +730,7 @@ bool jobs_stop(struct jobs *j, int deadline_ms)
 	pthread_cond_signal(&j->hb_wake);
 	pthread_mutex_unlock(&j->hb_lock);
 	pthread_join(j->heartbeat, NULL);
-	for (k = 0; k < j->nrunners; k++) {
+	for (k = 0; k < nr; k++) {
 		struct runner *r = &j->runners[k];
 
 		pthread_mutex_lock(&r->lock);

@@ -22,6 +22,12 @@ int jobs_register(void);
 struct jobs *jobs_start(const struct eccr_config *cfg, const struct eccr_plugins *ps,
     struct eccr_dispatch *d, const char *worker_id, bool *failed);
 
+/* Run at most n jobs at once from now on (1..1024; a SIGHUP reload):
+ * more runner threads start when n grows; when it shrinks, running jobs
+ * finish and fewer are claimed.  Main thread only.  -1 when not all the
+ * threads could start (the limit is then what runs). */
+int jobs_set_concurrency(struct jobs *j, int n);
+
 /* Descriptors to poll: the LISTEN connection (-1 while disconnected) and
  * an eventfd a runner signals when it becomes idle. */
 int jobs_listen_fd(struct jobs *j);

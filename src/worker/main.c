@@ -7,7 +7,8 @@
  * every worker.poll_interval_ms it also delivers the events no eccr-fcgi
  * delivered within outbox.grace_ms and the deliveries whose retry is due
  * (outbox.c).  Events the worker itself writes (job_started, ...) go
- * through its own dispatcher thread, as in eccr-fcgi. */
+ * through its own dispatcher thread, as in eccr-fcgi.  SIGHUP reads the
+ * configuration file again (reload.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -24,8 +25,10 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "plugins.h"
+#include "reload.h"
 #include "storage.h"
 #include "storage_gc.h"
 
@@ -44,6 +47,7 @@ struct worker {
 	struct jobs *jobs;
 	struct eccr_storage *storage;
 	char id[128];
+	const char *cfgpath;    /* the file read at start-up, read again on SIGHUP */
 	bool down;          /* database unreachable: logged once */
 };
 
@@ -134,7 +138,7 @@ static int serve(struct worker *w, int sfd)
 			return 0;
 		}
 		if (sig == SIGHUP)
-			eccr_notice("SIGHUP: configuration reload is not supported yet; restart instead");
+			(void)worker_reload(&w->cfg, w->cfgpath, w->jobs);
 	}
 }
 
@@ -143,12 +147,15 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	char err[ECCR_CONFIG_ERRLEN], host[64];
 	bool failed = false;
 
+	w->cfgpath = eccr_config_path(cfgpath);
 	if (eccr_config_defaults(&w->cfg) != 0 ||
-	    eccr_config_load(&w->cfg, eccr_config_path(cfgpath), err, sizeof err) != 0) {
+	    eccr_config_load(&w->cfg, w->cfgpath, err, sizeof err) != 0) {
 		eccr_err("%s", err);
 		return -1;
 	}
-	eccr_log_init("eccr-worker", w->cfg.log.target, w->cfg.log.level);
+	eccr_log_configure("eccr-worker", &w->cfg);
+	if (!once && eccr_metrics_open(w->cfg.metrics.dir, "worker", err, sizeof err) != 0)
+		eccr_warn("%s: this worker's deliveries will not show in /metrics", err);
 	if (eccr_outbox_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
 	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
 		eccr_err("%s", err);

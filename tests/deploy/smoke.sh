@@ -1,9 +1,10 @@
 #!/bin/bash
 # tests/deploy/smoke.sh BUILD_DIR - deployment smoke tests: the shipped
-# web server configurations (etc/lighttpd, etc/nginx, etc/apache2), with
-# their paths substituted into a temporary directory, each in front of a
-# real eccr-fcgi, PostgreSQL, eccr-worker and eccr-wsd, driven through the
-# same end-to-end scenario with curl and a WebSocket client (ws_probe.py)
+# web server configurations (etc/lighttpd: spawned and external socket;
+# etc/nginx; etc/apache2: mod_proxy_fcgi and mod_fcgid), with their paths
+# substituted into a temporary directory, each in front of a real
+# eccr-fcgi, PostgreSQL, eccr-worker and eccr-wsd, driven through the same
+# end-to-end scenario with curl and a WebSocket client (ws_probe.py)
 # connected through the server's /ws proxy.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ stop_server() {
 	SERVER_PID=""
 	FCGI_PID=""
 	pkill -TERM -f "$BUILD/src/fcgi/eccr-fcgi" 2>/dev/null || true
+	pkill -TERM -f "$STACK_DIR/bin/eccr-fcgi" 2>/dev/null || true
 	sleep 0.3
 }
 
@@ -59,6 +61,7 @@ substitute() {
 	    -e "s|/var/lib/eccr/files|$STACK_DIR/files|g" \
 	    -e "s|127.0.0.1:3002|127.0.0.1:$WSD_PORT|g" \
 	    -e "s|\"port\" => 3002|\"port\" => $WSD_PORT|g" \
+	    -e "s|<Directory /usr/local/sbin>|<Directory $STACK_DIR/bin>|" \
 	    -e "s|listen 80;|listen 127.0.0.1:$HTTP_PORT;|" \
 	    -e "s|<VirtualHost \*:80>|<VirtualHost *:$HTTP_PORT>|" "$1"
 }
@@ -81,6 +84,7 @@ EOC
 # eccr-fcgi on its own socket (nginx, Apache), world-connectable in this
 # throw-away directory so the servers' unprivileged workers reach it.
 start_fcgi() {
+	FCGI_MODE=$1
 	rm -f "$STACK_DIR/fcgi.sock"
 	if [ "$1" = spawn-fcgi ]; then
 		spawn-fcgi -n -s "$STACK_DIR/fcgi.sock" -M 0666 -- "$BUILD/src/fcgi/eccr-fcgi" \
@@ -97,8 +101,11 @@ start_fcgi() {
 	chmod 666 "$STACK_DIR/fcgi.sock"
 }
 
-start_lighttpd() {
-	substitute "$SRC/etc/lighttpd/eccr.conf" >"$STACK_DIR/lighttpd-site.conf"
+start_lighttpd() {  # [eccr-socket.conf: eccr-fcgi on its own socket]
+	if [ "${1:-}" = eccr-socket.conf ]; then
+		start_fcgi direct
+	fi
+	substitute "$SRC/etc/lighttpd/${1:-eccr.conf}" >"$STACK_DIR/lighttpd-site.conf"
 	cat >"$STACK_DIR/lighttpd.conf" <<EOC
 server.document-root = "$STACK_DIR/www"
 server.bind = "127.0.0.1"
@@ -161,12 +168,66 @@ EOC
 	SERVER_PID=$!
 }
 
+# mod_fcgid starts eccr-fcgi as Apache's user (www-data), which must read
+# the binary, plugins, configuration and secrets, and write the files,
+# the metrics and (sanitizer build) its reports: hand them over.  Last in
+# the run, since the other servers' eccr-fcgi runs as root.
+start_apache_fcgid() {
+	mkdir -p "$STACK_DIR/bin" "$STACK_DIR/fcgid" "$STACK_DIR/metrics"
+	cp "$BUILD/src/fcgi/eccr-fcgi" "$STACK_DIR/bin/eccr-fcgi"
+	for so in "$STACK_DIR"/plugins/*.so; do
+		cp --remove-destination "$(readlink -f "$so")" "$so"
+	done
+	chown -R www-data "$STACK_DIR/files" "$STACK_DIR/metrics" "$STACK_DIR/fcgid" \
+		"$STACK_DIR/jwt-secret" "$STACK_DIR/url-secret"
+	chgrp www-data "$STACK_DIR"
+	chmod 775 "$STACK_DIR"
+	sed -e "s|/usr/local/sbin/eccr-fcgi|$STACK_DIR/bin/eccr-fcgi|g" "$SRC/etc/apache2/eccr-fcgid.conf" |
+		substitute /dev/stdin >"$STACK_DIR/apache-site.conf"
+	cat >"$STACK_DIR/apache.conf" <<EOC
+ServerRoot /etc/apache2
+PidFile $STACK_DIR/apache.pid
+Listen 127.0.0.1:$HTTP_PORT
+ErrorLog $STACK_DIR/apache-error.log
+LogLevel warn
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_wstunnel_module /usr/lib/apache2/modules/mod_proxy_wstunnel.so
+FcgidIPCDir $STACK_DIR/fcgid
+FcgidProcessTableFile $STACK_DIR/fcgid/shm
+FcgidInitialEnv ASAN_OPTIONS "$ASAN_OPTIONS"
+FcgidInitialEnv UBSAN_OPTIONS "$UBSAN_OPTIONS"
+Include $STACK_DIR/apache-site.conf
+EOC
+	APACHE_RUN_DIR="$STACK_DIR" apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND \
+		>>"$STACK_DIR/apache-error.log" 2>&1 &
+	SERVER_PID=$!
+}
+
 wait_up() {
 	for _ in $(seq 1 100); do
 		curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/health" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	fail "did not come up"
+}
+
+# eccr-fcgi on its own socket stops cleanly on SIGTERM (exit 0) and the
+# server reaches the new one without being touched.
+restart_fcgi() {
+	local rc=0
+	[ -n "$FCGI_PID" ] || return 0
+	kill -TERM "$FCGI_PID"
+	wait "$FCGI_PID" || rc=$?
+	[ "$rc" = 0 ] || fail "eccr-fcgi exited $rc on SIGTERM"
+	start_fcgi "$FCGI_MODE"
+	wait_up
+	echo "deploy [$SERVER]: eccr-fcgi restarted"
 }
 
 # The same story through every server.
@@ -227,6 +288,13 @@ scenario() {
 		sleep 0.1
 	done
 	[ "$n" -ge 2 ] || fail "activity trail has $n entries"
+
+	# /metrics through the server: admin only, counting this scenario.
+	st=$(curl -sS -o /dev/null -w '%{http_code}' "$base/metrics")
+	[ "$st" = 401 ] || fail "/metrics without a token gave $st"
+	body=$(curl -fsS -H "$auth" "$base/metrics") || fail "/metrics"
+	grep -q '^eccr_http_requests_total{method="POST",route="/api/v1/episodes",status="201"} [1-9]' \
+		<<<"$body" || fail "/metrics does not count the episode created"
 	echo "deploy [$SERVER]: ok"
 }
 
@@ -242,13 +310,16 @@ migrate >/dev/null
 worker_start
 wsd_start "$WSD_PORT"
 
-for SERVER in lighttpd nginx apache; do
+for SERVER in lighttpd lighttpd-socket nginx apache apache-fcgid; do
 	case $SERVER in
 	lighttpd) configure x-lighttpd-send-file; start_lighttpd ;;
+	lighttpd-socket) configure x-lighttpd-send-file; start_lighttpd eccr-socket.conf ;;
 	nginx) configure x-accel-redirect; start_nginx ;;
 	apache) configure none; start_apache ;;
+	apache-fcgid) configure none; start_apache_fcgid ;;
 	esac
 	wait_up
 	scenario
+	restart_fcgi
 	stop_server
 done

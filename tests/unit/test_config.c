@@ -107,7 +107,7 @@ Test(config, defaults)
 	cr_assert_null(cfg.auth.roles_file);
 	cr_assert_eq(cfg.log.target, ECCR_LOG_STDERR);
 	cr_assert_eq(cfg.log.level, LOG_INFO);
-	cr_assert_str_eq(cfg.log.ident, "eccr");
+	cr_assert_str_eq(cfg.log.ident, "");
 	cr_assert_eq(cfg.storage.backend, ECCR_STORAGE_LOCAL);
 	cr_assert_str_eq(cfg.storage.local_root, "/var/lib/eccr/files");
 	cr_assert_null(cfg.storage.url_secret_file);
@@ -717,7 +717,7 @@ Test(config, reference_file)
 	fclose(in);
 	fclose(out);
 	/* 46 core keys in the schema, each shown once. */
-	cr_assert_eq(keys, 46, "%d commented core keys", keys);
+	cr_assert_eq(keys, 47, "%d commented core keys", keys);
 
 	reset();
 	cr_assert_eq(eccr_config_load(&cfg, conf, err, sizeof err), 0, "%s", err);
@@ -830,4 +830,43 @@ Test(log, level_names)
 	cr_assert_eq(eccr_log_level_from_name("emerg"), -1);
 	cr_assert_eq(eccr_log_level_from_name("warn"), -1);
 	cr_assert_eq(eccr_log_level_from_name(""), -1);
+}
+
+/* [log] from the configuration: the ident is log.ident, else the program's
+ * name; a reload (eccr-worker's SIGHUP) changes the level at once. */
+static void log_configured(void)
+{
+	struct eccr_config c;
+	char e[ECCR_CONFIG_ERRLEN];
+
+	cr_assert_eq(eccr_config_defaults(&c), 0);
+	cr_assert_eq(eccr_config_load_string(&c, "t.conf", "[log]\nlevel = warning\n", e,
+	    sizeof e), 0, "%s", e);
+	eccr_log_configure("eccr-prog", &c);
+	eccr_info("dropped");
+	eccr_warn("first");
+	eccr_log_reconfigure(ECCR_LOG_STDERR, LOG_INFO);
+	eccr_info("second");
+	eccr_log_reconfigure(ECCR_LOG_STDERR, LOG_ERR);
+	eccr_warn("dropped again");
+	eccr_config_free(&c);
+	cr_assert_eq(eccr_config_defaults(&c), 0);
+	cr_assert_eq(eccr_config_load_string(&c, "t.conf", "[log]\nident = site-a\n", e,
+	    sizeof e), 0, "%s", e);
+	eccr_log_configure("eccr-prog", &c);
+	eccr_notice("third");
+	eccr_config_free(&c);
+}
+
+Test(log, configure_ident_and_reconfigure_level)
+{
+	char out[4096];
+
+	capture_stderr(log_configured, out, sizeof out);
+	cr_assert_null(strstr(out, "dropped"), "%s", out);
+	cr_assert_not_null(strstr(out, " eccr-prog["), "%s", out);
+	cr_assert_not_null(strstr(out, "] warning: first\n"), "%s", out);
+	cr_assert_not_null(strstr(out, "] info: second\n"), "%s", out);
+	cr_assert_not_null(strstr(out, " site-a["), "%s", out);
+	cr_assert_not_null(strstr(out, "] notice: third\n"), "%s", out);
 }
