@@ -90,17 +90,21 @@ static bool seen_before(struct wsd_listener *l, int64_t id)
 	return false;
 }
 
-/* The outbox id of an envelope, 0 for transient events ("id":""). */
+/* The outbox id of an envelope; 0 for a transient event (its "id" is null:
+ * it never was in the outbox); -1 when the text is not an envelope. */
 static int64_t envelope_id(const char *text, size_t len)
 {
-	json_object *o = NULL, *v;
+	json_object *o = NULL, *v = NULL;
 	int64_t id = -1;
 	char detail[64];
 
 	if (eccr_json_parse(text, len, &o, detail, sizeof detail) == ECCR_JSON_OK &&
-	    json_object_is_type(o, json_type_object) &&
-	    json_object_object_get_ex(o, "id", &v) && json_object_is_type(v, json_type_string))
-		id = *json_object_get_string(v) ? strtoll(json_object_get_string(v), NULL, 10) : 0;
+	    json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &v)) {
+		if (v == NULL)
+			id = 0;
+		else if (json_object_is_type(v, json_type_string))
+			id = strtoll(json_object_get_string(v), NULL, 10);
+	}
 	json_object_put(o);
 	return id;
 }
