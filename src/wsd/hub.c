@@ -464,22 +464,31 @@ void wsd_client_frame(struct wsd_hub *hub, struct wsd_client *c,
 
 /* ---------------------------------------------------------------- publishing */
 
-/* One frame per room, shared by all its members:
- * {"type":"event","room":"<room>","event":<envelope>} */
-static long publish_room(struct wsd_hub *hub, const char *room,
-    const char *env, size_t envlen)
+static bool is_member(const struct wsd_client *c, const struct wsd_room *r)
 {
-	struct wsd_room *r = room_find(hub, room, fnv1a(room));
+	size_t i;
+
+	for (i = 0; i < c->nsubs; i++)
+		if (c->subs[i] == r)
+			return true;
+	return false;
+}
+
+/* One frame per room, shared by all its members:
+ * {"type":"event","room":"<room>","event":<envelope>}.  A client also in
+ * one of the rooms before it (skip[0..nskip)) already has the event: each
+ * subscriber receives each event once (API.md), under its first room. */
+static long publish_room(struct wsd_hub *hub, struct wsd_room *r,
+    struct wsd_room *const *skip, size_t nskip, const char *env, size_t envlen)
+{
 	json_object *name;
 	const char *quoted;
-	size_t qlen, i;
+	size_t qlen, i, k;
 	struct wsd_msg *m;
 	char head[WSD_ROOM_MAX * 2 + 64];
 	long n = 0;
 
-	if (!r)
-		return 0;
-	name = json_object_new_string(room);
+	name = json_object_new_string(r->name);
 	quoted = json_object_to_json_string_length(name, JSON_C_TO_STRING_PLAIN, &qlen);
 	if (!quoted || qlen + 40 > sizeof head) {
 		json_object_put(name);
@@ -491,8 +500,12 @@ static long publish_room(struct wsd_hub *hub, const char *room,
 	if (!m)
 		return 0;
 	/* enqueue() never changes room membership, so iterating is safe. */
-	for (i = 0; i < r->n; i++)
-		n += enqueue(hub, r->members[i], m);
+	for (i = 0; i < r->n; i++) {
+		for (k = 0; k < nskip && !is_member(r->members[i], skip[k]); k++)
+			;
+		if (k == nskip)
+			n += enqueue(hub, r->members[i], m);
+	}
 	msg_unref(m);
 	return n;
 }
@@ -500,8 +513,9 @@ static long publish_room(struct wsd_hub *hub, const char *room,
 long wsd_hub_publish(struct wsd_hub *hub, const char *envelope, size_t len)
 {
 	char rooms[WSD_EVENT_ROOMS_MAX][WSD_ROOM_MAX];
+	struct wsd_room *found[WSD_EVENT_ROOMS_MAX];
 	json_object *env = NULL;
-	size_t nrooms, i;
+	size_t nrooms, i, nfound = 0;
 	long n = 0;
 	char detail[128];
 
@@ -513,8 +527,13 @@ long wsd_hub_publish(struct wsd_hub *hub, const char *envelope, size_t len)
 	nrooms = wsd_event_rooms(env, rooms);
 	json_object_put(env);
 	hub->stats.events_in++;
-	for (i = 0; i < nrooms; i++)
-		n += publish_room(hub, rooms[i], envelope, len);
+	for (i = 0; i < nrooms; i++) {
+		found[nfound] = room_find(hub, rooms[i], fnv1a(rooms[i]));
+		if (found[nfound]) {
+			n += publish_room(hub, found[nfound], found, nfound, envelope, len);
+			nfound++;
+		}
+	}
 	hub->stats.frames_out += (uint64_t)n;
 	return n;
 }

@@ -155,9 +155,17 @@ Test(hub, subscribe_publish_once_per_room)
 	cr_expect(strstr(out, "\"room\":\"episodes\""), "%s", out);
 	cr_expect_eq(drain(c, out, sizeof out), 0, "another episode's room gets nothing");
 
+	/* In both rooms of an event: it arrives once, under the first room. */
+	send_text(h, b, "{\"type\":\"subscribe\",\"room\":\"episode:" EP "\"}");
+	drain(b, out, sizeof out);
+	cr_expect_eq(wsd_hub_publish(h, env, strlen(env)), 2);
+	cr_expect_eq(drain(b, out, sizeof out), 1, "one frame for two rooms: %s", out);
+	cr_expect(strstr(out, "\"room\":\"episodes\""), "%s", out);
+	drain(a, out, sizeof out);
+
 	send_text(h, a, "{\"type\":\"unsubscribe\",\"room\":\"episode:" EP "\"}");
 	drain(a, out, sizeof out);
-	cr_expect_eq(wsd_hub_publish(h, env, strlen(env)), 1);
+	cr_expect_eq(wsd_hub_publish(h, env, strlen(env)), 1);   /* b alone now */
 	cr_expect_eq(drain(a, out, sizeof out), 0);
 	cr_expect_eq(wsd_hub_publish(h, "not json", 8), -1);
 
