@@ -24,6 +24,7 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
+#include "notify.h"
 #include "outbox.h"
 #include "plugins.h"
 #include "storage.h"
@@ -45,6 +46,7 @@ struct worker {
 	struct eccr_storage *storage;
 	char id[128];
 	bool down;          /* database unreachable: logged once */
+	bool types_synced;  /* notification_types written (notify.h) */
 };
 
 static void usage(FILE *f)
@@ -82,6 +84,9 @@ static long outbox_round(struct worker *w)
 	if (w->down)
 		eccr_notice("database reachable again");
 	w->down = false;
+	/* Once per start, and again until it worked (database down at start). */
+	if (!w->types_synced)
+		w->types_synced = eccr_notify_sync_types(w->db, w->cfg.notifications.types) == ECCR_DB_OK;
 	storage_gc_round(w->db, w->storage);
 	if (a.events + b.events > 0)
 		eccr_debug("delivered %zu stale events, %zu retries (%zu ok, %zu retry, %zu dead)",
@@ -149,7 +154,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 		return -1;
 	}
 	eccr_log_init("eccr-worker", w->cfg.log.target, w->cfg.log.level);
-	if (eccr_outbox_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
+	if (eccr_outbox_register() != 0 || eccr_notify_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
 	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
 		eccr_err("%s", err);
 		return -1;
