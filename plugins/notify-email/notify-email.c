@@ -38,6 +38,10 @@
 #include "message.h"
 
 #define SUBJECT_MAX 250
+/* After the server could not be reached, answer RETRY at once for this
+ * long instead of waiting for a connect timeout per message: the other
+ * sinks of the dispatcher are not held up by a dead mail server. */
+#define PAUSE_MS 1000
 #define NAME_MAX_BYTES 200
 
 /* Per-type subject templates: option key and default. */
@@ -92,6 +96,7 @@ struct mailer {
 	long use_ssl, timeout_ms;
 	PGconn *db;
 	int smtp_down, db_down;       /* logged once until it heals */
+	int64_t pause_until;          /* monotonic ms; see PAUSE_MS */
 };
 
 /* One message's values, borrowed from the event's parsed data. */
@@ -430,6 +435,8 @@ static int smtp_send(struct mailer *m, const struct mail *ml, const struct ne_bu
 			    ml->event_id, err[0] ? err : curl_easy_strerror(rc),
 			    code >= 400 ? " (temporary failure)" : "");
 		m->smtp_down = code < 400;
+		if (m->smtp_down)
+			m->pause_until = m->host->monotonic_ms(m->host) + PAUSE_MS;
 		out = ECCR_EMIT_RETRY;
 	}
 	curl_slist_free_all(rcpt);
@@ -491,7 +498,7 @@ static int mail_emit(void *state, const struct eccr_event *ev)
 	/* The actor sees the in-app row; the e-mail is for the others. */
 	if (strcmp(ml.user_id, ev->actor_id) == 0 || (lk = recipient(m, &ml)) == L_SKIP)
 		goto out;
-	if (lk == L_RETRY) {
+	if (lk == L_RETRY || m->host->monotonic_ms(m->host) < m->pause_until) {
 		rc = ECCR_EMIT_RETRY;
 	} else if (!ne_address_valid(ml.to)) {
 		m->host->log(m->host, ECCR_PLUGIN_LOG_WARNING,
