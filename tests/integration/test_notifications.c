@@ -670,3 +670,24 @@ Test(api, deleting_an_episode_tells_its_watchers)
 	cr_assert_eq(db_count("SELECT count(*) FROM episode_watchers WHERE episode_id = $1::uuid",
 	    ep, NULL), 0);
 }
+
+/* notification_created events are delivered in the same pass as the
+ * change that caused them (the dispatcher takes events by caused_by), not
+ * left to the worker's sweep after outbox.grace_ms: one pass marks its
+ * events with one timestamp. */
+Test(api, notification_events_go_out_with_their_change)
+{
+	struct user ed;
+	char ep[37], title[128];
+	const char *sql = "SELECT count(*) FROM events n JOIN events e ON e.id = n.caused_by"
+	    " WHERE e.resource_id = $1 AND e.type = 'episode_created'"
+	    " AND n.type = 'notification_created' AND n.delivered_at = e.delivered_at";
+	long same = 0;
+
+	user(&ed, "ed", "Ed", "editor", false);
+	snprintf(title, sizeof title, "Prompt %s", uniq());
+	create_episode(&ed, title, ep);
+	for (int i = 0; i < 50 && (same = db_count(sql, ep, NULL)) != 1; i++)
+		usleep(100000);
+	cr_assert_eq(same, 1);
+}
