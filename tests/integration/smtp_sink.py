@@ -4,15 +4,18 @@
 Every message it accepts is written whole to DIR as one file, after two
 lines naming its envelope (X-Envelope-From, X-Envelope-To).  It asks for
 AUTH (PLAIN or LOGIN, without TLS: loopback only) with the user and the
-password in PASSWORD_FILE.  A recipient whose local part starts with
+password in PASSWORD_FILE; with --cert and --key it insists on STARTTLS
+before AUTH and MAIL.  A recipient whose local part starts with
 "reject" is refused with 550, one starting with "tempfail" with 451, so
 the tests can see the sink's FAIL and RETRY.
 
 usage: smtp_sink.py --port P --dir DIR --user U --password-file F --pid-file F
+                    [--cert PEM --key PEM]
 """
 import argparse
 import os
 import signal
+import ssl
 import threading
 import time
 
@@ -51,6 +54,8 @@ def main():
     ap.add_argument("--user", required=True)
     ap.add_argument("--password-file", required=True)
     ap.add_argument("--pid-file", required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     a = ap.parse_args()
     with open(a.password_file, "rb") as f:
         password = f.read().rstrip(b"\n")
@@ -60,9 +65,13 @@ def main():
               auth_data.login == a.user.encode() and auth_data.password == password)
         return AuthResult(success=ok)
 
+    tls = {"auth_require_tls": False}
+    if a.cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(a.cert, a.key)
+        tls = {"tls_context": ctx, "require_starttls": True, "auth_require_tls": True}
     controller = Controller(Handler(a.dir), hostname="127.0.0.1", port=a.port,
-                            authenticator=authenticator, auth_required=True,
-                            auth_require_tls=False)
+                            authenticator=authenticator, auth_required=True, **tls)
     controller.start()
     with open(a.pid_file, "w") as f:
         f.write("%d\n" % os.getpid())

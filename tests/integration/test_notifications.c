@@ -355,6 +355,42 @@ Test(email, a_refused_address_fails_alone)
 	free(n);
 }
 
+/* A 4xx for the recipient is RETRY: the worker tries again with backoff,
+ * until the message can be sent or, here, has nobody to go to. */
+Test(email, a_temporary_refusal_is_retried)
+{
+	struct user alice, tf;
+	char ep[37], fid[37], title[128], *ev, *n;
+	const char *retrying = "SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
+	    " AND sink = 'notify-email' AND status = 'retry' AND attempts >= 2";
+	const char *delivered = "SELECT count(*) FROM event_deliveries WHERE event_id = $1::bigint"
+	    " AND sink = 'notify-email' AND status = 'delivered'";
+	int i;
+
+	user(&alice, "alice", "Alice", "editor", true);
+	user(&tf, "tempfail", "Later", "editor", true);     /* 451 from the server */
+	snprintf(title, sizeof title, "Later %s", uniq());
+	create_episode(&alice, title, ep);
+	watch(&tf, ep, "POST", 204);
+	upload(&alice, ep, "y.txt", fid);
+	ev = event_id_of("file_uploaded", fid);
+	n = db_scalar("SELECT e.id::text FROM events e WHERE e.caused_by = $1::bigint"
+	    " AND e.data->>'user_id' = $2", ev, tf.id, NULL);
+	cr_assert_not_null(n);
+	for (i = 0; i < 100 && db_count(retrying, n, NULL) != 1; i++)
+		usleep(100000);
+	cr_assert_eq(db_count(retrying, n, NULL), 1);
+	cr_assert_eq(mails_to(tf.email, NULL, 0), 0);
+	/* the address goes away: the next attempt has nothing to send */
+	cr_assert_eq(db_count("WITH u AS (UPDATE users SET email = NULL WHERE id = $1"
+	    " RETURNING 1) SELECT count(*) FROM u", tf.id, NULL), 1);
+	for (i = 0; i < 100 && db_count(delivered, n, NULL) != 1; i++)
+		usleep(100000);
+	cr_assert_eq(db_count(delivered, n, NULL), 1);
+	free(ev);
+	free(n);
+}
+
 /* The SMTP server away for a minute: every message arrives afterwards,
  * through the worker's backoff, and none twice. */
 Test(email, smtp_down_for_a_minute_then_every_message_once, .timeout = 180)
