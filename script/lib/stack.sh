@@ -276,3 +276,54 @@ s3_stop() {
 	[ -x "$STACK_DIR/s3-stop" ] && "$STACK_DIR/s3-stop"
 	return 0
 }
+
+# A real SMTP server (tests/integration/smtp_sink.py, aiosmtpd) on loopback
+# port $1, keeping each message it accepts as a file under $STACK_DIR/mail
+# and asking for STARTTLS (certificate $STACK_DIR/smtp-cert.pem, for
+# 127.0.0.1) then AUTH as user $2 with the password in
+# $STACK_DIR/smtp-password.  The scripts smtp-start and smtp-stop let the
+# tests take it away and back.
+smtp_start() {
+	mkdir -p "$STACK_DIR/mail"
+	if [ ! -s "$STACK_DIR/smtp-password" ]; then
+		head -c 18 /dev/urandom | base64 | tr -d "\n=" >"$STACK_DIR/smtp-password"
+	fi
+	if [ ! -s "$STACK_DIR/smtp-cert.pem" ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+			-addext "subjectAltName=IP:127.0.0.1" -keyout "$STACK_DIR/smtp-key.pem" \
+			-out "$STACK_DIR/smtp-cert.pem" 2>/dev/null
+	fi
+	cat >"$STACK_DIR/smtp-start" <<EOS
+#!/bin/bash
+/usr/bin/python3 "$SRC/tests/integration/smtp_sink.py" --port $1 --user "$2" \\
+	--dir "$STACK_DIR/mail" --password-file "$STACK_DIR/smtp-password" \\
+	--cert "$STACK_DIR/smtp-cert.pem" --key "$STACK_DIR/smtp-key.pem" \\
+	--pid-file "$STACK_DIR/smtp.pid" >>"$STACK_DIR/smtp.log" 2>&1 </dev/null &
+for _ in \$(seq 1 100); do
+	(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && [ -s "$STACK_DIR/smtp.pid" ] && exit 0
+	sleep 0.1
+done
+echo "smtp-start: the SMTP server did not come up" >&2
+exit 1
+EOS
+	cat >"$STACK_DIR/smtp-stop" <<EOS
+#!/bin/bash
+[ -s "$STACK_DIR/smtp.pid" ] || exit 0
+pid=\$(cat "$STACK_DIR/smtp.pid")
+kill -TERM "\$pid" 2>/dev/null || exit 0
+for _ in \$(seq 1 100); do
+	kill -0 "\$pid" 2>/dev/null || exit 0
+	sleep 0.1
+done
+kill -KILL "\$pid" 2>/dev/null
+rm -f "$STACK_DIR/smtp.pid"
+EOS
+	chmod +x "$STACK_DIR/smtp-start" "$STACK_DIR/smtp-stop"
+	"$STACK_DIR/smtp-start"
+}
+
+smtp_stop() {
+	if [ -x "$STACK_DIR/smtp-stop" ]; then
+		"$STACK_DIR/smtp-stop"
+	fi
+}

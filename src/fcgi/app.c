@@ -9,6 +9,7 @@
 #include "files.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 
 /* Does path start with prefix's segments? */
 static bool has_prefix(const struct eccr_path *path, const struct eccr_path *prefix)
@@ -340,6 +341,9 @@ int eccr_app_register_statements(void)
 	if (eccr_jobs_register() != 0 || eccr_jobs_list_register() != 0)
 		return -1;
 	if (eccr_files_register() != 0)
+		return -1;
+	if (eccr_notify_register() != 0 || eccr_notifications_register() != 0 ||
+	    eccr_me_register() != 0)
 		return -1;
 	return 0;
 }

@@ -112,6 +112,20 @@ void eccr_jobs_get(struct eccr_ctx *c);
 void eccr_jobs_retry(struct eccr_ctx *c);
 void eccr_jobs_cancel(struct eccr_ctx *c);
 
+/* notifications.c, me.c */
+void eccr_notifications_list(struct eccr_ctx *c);
+void eccr_notifications_unread_count(struct eccr_ctx *c);
+void eccr_notifications_read(struct eccr_ctx *c);
+void eccr_notifications_read_all(struct eccr_ctx *c);
+void eccr_notifications_delete(struct eccr_ctx *c);
+void eccr_me_get(struct eccr_ctx *c);
+void eccr_me_preferences_get(struct eccr_ctx *c);
+void eccr_me_preferences_put(struct eccr_ctx *c);
+void eccr_episodes_watch(struct eccr_ctx *c);
+void eccr_episodes_unwatch(struct eccr_ctx *c);
+int eccr_notifications_register(void);
+int eccr_me_register(void);
+
 int eccr_episodes_register(void);
 int eccr_episodes_list_register(void);
 int eccr_jobs_register(void);

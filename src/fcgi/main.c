@@ -21,6 +21,7 @@
 #include "app.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "outbox.h"
 
 #ifndef PACKAGE_VERSION
@@ -94,6 +95,17 @@ static void metrics_init(struct eccr_app *a)
 	label_routes(a);
 }
 
+/* The trigger of migration 0005 reads the notifiable types from the
+ * database; eccr-worker writes them too, and again until it worked. */
+static void sync_notify_types(struct eccr_app *a)
+{
+	struct eccr_db *db = eccr_db_new(a->cfg.database.conninfo, "eccr-fcgi");
+
+	if (db == NULL || eccr_notify_sync_types(db, a->cfg.notifications.types) != ECCR_DB_OK)
+		eccr_warn("notification types not written to the database; eccr-worker will");
+	eccr_db_free(db);
+}
+
 static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_opt)
 {
 	char err[ECCR_CONFIG_ERRLEN];
@@ -129,6 +141,7 @@ static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_
 		eccr_err("%s", err);
 		return -1;
 	}
+	sync_notify_types(a);
 	if (FCGX_Init() != 0) {
 		eccr_err("FCGX_Init failed");
 		return -1;

@@ -31,6 +31,18 @@ const struct eccr_route eccr_api_routes[] = {
 	{ ECCR_GET, "jobs/{}", H(eccr_jobs_get), "jobs.get" },
 	{ ECCR_POST, "jobs/{}/retry", H(eccr_jobs_retry), "jobs.retry" },
 	{ ECCR_POST, "jobs/{}/cancel", H(eccr_jobs_cancel), "jobs.cancel" },
+	{ ECCR_GET, "notifications", H(eccr_notifications_list), "notifications.list" },
+	{ ECCR_GET, "notifications/unread-count", H(eccr_notifications_unread_count),
+	  "notifications.unread_count" },
+	{ ECCR_POST, "notifications/read-all", H(eccr_notifications_read_all),
+	  "notifications.read_all" },
+	{ ECCR_POST, "notifications/{}/read", H(eccr_notifications_read), "notifications.read" },
+	{ ECCR_DELETE, "notifications/{}", H(eccr_notifications_delete), "notifications.delete" },
+	{ ECCR_GET, "me", H(eccr_me_get), "me.get" },
+	{ ECCR_GET, "me/preferences", H(eccr_me_preferences_get), "me.preferences_get" },
+	{ ECCR_PUT, "me/preferences", H(eccr_me_preferences_put), "me.preferences_put" },
+	{ ECCR_POST, "episodes/{}/watch", H(eccr_episodes_watch), "episodes.watch" },
+	{ ECCR_DELETE, "episodes/{}/watch", H(eccr_episodes_unwatch), "episodes.unwatch" },
 };
 const size_t eccr_api_nroutes = sizeof eccr_api_routes / sizeof eccr_api_routes[0];
 

@@ -92,6 +92,7 @@ static const char *check_public_url(const char *v);
 static const char *check_algorithms(const char *v);
 static const char *check_host_port(const char *v);
 static const char *check_plugin_list(const char *v);
+static const char *check_notify_types(const char *v);
 
 #define OFF(f) offsetof(struct eccr_config, f)
 #define STR(s, k, f, d, c, doc) { s, k, K_STR, OFF(f), d, 0, 0, NULL, c, doc }
@@ -197,7 +198,7 @@ static const struct key schema[] = {
 	I64("wsd", "send_queue_bytes", wsd.send_queue_bytes, "1048576", KIB, GIB,
 	    "bytes queued per client before it is dropped"),
 
-	STR("notifications", "types", notifications.types, DEFAULT_NOTIFY_TYPES, NULL,
+	STR("notifications", "types", notifications.types, DEFAULT_NOTIFY_TYPES, check_notify_types,
 	    "event types that notify watchers, comma-separated"),
 
 	BOOL("metrics", "public", metrics.public_, "false",
@@ -432,6 +433,27 @@ static const char *check_plugin_list(const char *v)
 	while ((n = next_item(&p)) > 0) {
 		if (!plugin_name_valid(p, n))
 			return "expected a comma list of plugin names (a-z, 0-9, '-', '_')";
+		p += n;
+	}
+	return NULL;
+}
+
+/* Event type names as the trigger of migration 0005 stores them; a
+ * notification about a notification would never end. */
+static const char *check_notify_types(const char *v)
+{
+	const char *p = v;
+	size_t n, i;
+
+	while ((n = next_item(&p)) > 0) {
+		if (n > 64)
+			return "an event type is at most 64 characters";
+		for (i = 0; i < n; i++)
+			if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+			    p[i] == '_'))
+				return "expected a comma list of event types (a-z, 0-9, '_')";
+		if (item_is(p, n, "notification_created"))
+			return "notification_created cannot itself be notifiable";
 		p += n;
 	}
 	return NULL;

@@ -14,9 +14,12 @@
 	"e.resource_type, e.resource_id, e.episode_id::text, e.data::text, eccr_event_envelope(e)"
 enum { C_ID, C_TYPE, C_AT, C_ACTOR, C_ACTOR_NAME, C_RTYPE, C_RID, C_EPISODE, C_DATA, C_JSON, C_NEXT };
 
+/* The events named, and those they caused (notification_created, written
+ * by a trigger in the same transaction), so those are as prompt. */
 static struct eccr_stmt st_lock_ids = {
 	.sql = "SELECT " EVENT_COLUMNS " FROM events e"
-	       " WHERE e.id = ANY($1::bigint[]) AND e.delivered_at IS NULL"
+	       " WHERE (e.id = ANY($1::bigint[]) OR e.caused_by = ANY($1::bigint[]))"
+	       "   AND e.delivered_at IS NULL"
 	       " ORDER BY e.id FOR UPDATE SKIP LOCKED",
 	.nparams = 1,
 };

@@ -26,6 +26,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "outbox.h"
 #include "plugins.h"
 #include "reload.h"
@@ -49,6 +50,7 @@ struct worker {
 	char id[128];
 	const char *cfgpath;    /* the file read at start-up, read again on SIGHUP */
 	bool down;          /* database unreachable: logged once */
+	bool types_synced;  /* notification_types written (notify.h) */
 };
 
 static void usage(FILE *f)
@@ -86,6 +88,9 @@ static long outbox_round(struct worker *w)
 	if (w->down)
 		eccr_notice("database reachable again");
 	w->down = false;
+	/* Once per start, and again until it worked (database down at start). */
+	if (!w->types_synced)
+		w->types_synced = eccr_notify_sync_types(w->db, w->cfg.notifications.types) == ECCR_DB_OK;
 	storage_gc_round(w->db, w->storage);
 	if (a.events + b.events > 0)
 		eccr_debug("delivered %zu stale events, %zu retries (%zu ok, %zu retry, %zu dead)",
@@ -156,7 +161,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	eccr_log_configure("eccr-worker", &w->cfg);
 	if (!once && eccr_metrics_open(w->cfg.metrics.dir, "worker", err, sizeof err) != 0)
 		eccr_warn("%s: this worker's deliveries will not show in /metrics", err);
-	if (eccr_outbox_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
+	if (eccr_outbox_register() != 0 || eccr_notify_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
 	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
 		eccr_err("%s", err);
 		return -1;

@@ -361,6 +361,10 @@ static const struct bad_case bad_cases[] = {
 	{ "[outbox]\nretry_base_ms = 500\nretry_max_ms = 100\n", 0,
 	  "outbox.retry_max_ms (100) is less than outbox.retry_base_ms (500)" },
 	{ "[worker]\nretry_max_ms = 999\n", 0, "worker.retry_max_ms (999) is less than" },
+	{ "[notifications]\ntypes = episode_created, Job-Done\n", 2,
+	  "notifications.types: expected a comma list of event types" },
+	{ "[notifications]\ntypes = file_uploaded,notification_created\n", 2,
+	  "notification_created cannot itself be notifiable" },
 };
 
 Test(config, errors_name_file_line_and_reason)

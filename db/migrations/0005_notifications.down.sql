@@ -1,0 +1,12 @@
+DROP TRIGGER IF EXISTS events_notify_recipients ON events;
+DROP FUNCTION IF EXISTS eccr_events_notify_recipients();
+DROP FUNCTION IF EXISTS eccr_notification_text(events, text);
+DROP TRIGGER IF EXISTS episodes_watch_creator ON episodes;
+DROP FUNCTION IF EXISTS eccr_episodes_watch_creator();
+DROP FUNCTION IF EXISTS eccr_notification_json(notifications);
+DROP INDEX IF EXISTS events_caused_by_idx;
+ALTER TABLE events DROP COLUMN IF EXISTS caused_by;
+DROP TABLE IF EXISTS notifications;
+DROP TABLE IF EXISTS notification_types;
+DROP TABLE IF EXISTS user_preferences;
+DROP TABLE IF EXISTS episode_watchers;

@@ -1,0 +1,245 @@
+/* notifications.c - the caller's in-app inbox: GET /notifications
+ * (?unread=true, newest first, keyset pagination on the row's seq),
+ * GET /notifications/unread-count, POST /notifications/{id}/read,
+ * POST /notifications/read-all and DELETE /notifications/{id}.
+ *
+ * The rows are written by the database in the transaction of the change
+ * (migration 0005); here they are only read, marked and deleted.  Every
+ * statement is scoped to the caller's user id, so another user's
+ * notification is indistinguishable from none: 404. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+
+#define LIST_LIMIT_DEFAULT 50
+#define LIST_LIMIT_MAX 200
+#define CURSOR_MAX 32
+#define CURSOR_CODE 'N'
+
+/* $1 user, $2 unread only, $3 cursor seq (NULL: first page), $4 limit. */
+static struct eccr_stmt st_list = {
+	.sql = "SELECT eccr_notification_json(n), n.seq FROM notifications n"
+	       " WHERE n.user_id = $1 AND (NOT $2::boolean OR n.read_at IS NULL)"
+	       "   AND ($3::bigint IS NULL OR n.seq < $3::bigint)"
+	       " ORDER BY n.seq DESC LIMIT $4::int",
+	.nparams = 4, .flags = ECCR_STMT_READ,
+};
+
+static struct eccr_stmt st_unread = {
+	.sql = "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+	.nparams = 1, .flags = ECCR_STMT_READ,
+};
+
+/* Reading twice keeps the first read_at. */
+static struct eccr_stmt st_read = {
+	.sql = "UPDATE notifications SET read_at = coalesce(read_at, now())"
+	       " WHERE id = $1::uuid AND user_id = $2"
+	       " RETURNING eccr_notification_json(notifications)",
+	.nparams = 2,
+};
+
+static struct eccr_stmt st_read_all = {
+	.sql = "WITH u AS (UPDATE notifications SET read_at = now()"
+	       "           WHERE user_id = $1 AND read_at IS NULL RETURNING 1)"
+	       " SELECT count(*) FROM u",
+	.nparams = 1,
+};
+
+static struct eccr_stmt st_delete = {
+	.sql = "DELETE FROM notifications WHERE id = $1::uuid AND user_id = $2",
+	.nparams = 2,
+};
+
+int eccr_notifications_register(void)
+{
+	struct eccr_stmt *all[] = { &st_list, &st_unread, &st_read, &st_read_all, &st_delete };
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (eccr_db_register(all[i]) != 0)
+			return -1;
+	return 0;
+}
+
+/* A cursor is base64url("N|<seq>"). */
+static bool parse_cursor(struct eccr_ctx *c, char seq[24])
+{
+	size_t len;
+	const char *s = eccr_query_get(&c->req, "cursor", &len);
+	unsigned char raw[CURSOR_MAX];
+	int64_t v;
+	long n;
+
+	seq[0] = '\0';
+	if (s == NULL)
+		return true;
+	n = len <= eccr_b64url_len(sizeof raw - 1)
+	    ? eccr_b64url_decode(s, len, raw, sizeof raw - 1) : -1;
+	if (n < 3 || n > 22 || raw[0] != CURSOR_CODE || raw[1] != '|' ||
+	    memchr(raw, '\0', (size_t)n) != NULL)
+		goto bad;
+	memcpy(seq, raw + 2, (size_t)n - 2);
+	seq[n - 2] = '\0';
+	if (eccr_parse_i64(seq, 1, INT64_MAX, &v))
+		return true;
+bad:
+	eccr_problem(&c->req, 400, "bad_request", "cursor is malformed");
+	return false;
+}
+
+static bool parse_list_query(struct eccr_ctx *c, const char **unread, int64_t *limit,
+    char seq[24])
+{
+	const char *s;
+
+	*unread = "false";
+	if ((s = eccr_query_get(&c->req, "unread", NULL)) != NULL) {
+		if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0) {
+			eccr_problem(&c->req, 400, "bad_request", "unread must be true or false");
+			return false;
+		}
+		*unread = s;
+	}
+	*limit = LIST_LIMIT_DEFAULT;
+	if ((s = eccr_query_get(&c->req, "limit", NULL)) != NULL &&
+	    !eccr_parse_i64(s, 1, LIST_LIMIT_MAX, limit)) {
+		eccr_problem(&c->req, 400, "bad_request",
+		    "limit must be an integer from 1 to %d", LIST_LIMIT_MAX);
+		return false;
+	}
+	return parse_cursor(c, seq) && eccr_no_unknown_query(c);
+}
+
+static void send_page(struct eccr_ctx *c, int64_t limit, PGresult *res)
+{
+	struct eccr_buf *b = &c->scratch;
+	int rows = PQntuples(res), shown = rows > limit ? (int)limit : rows;
+
+	eccr_buf_reset(b);
+	eccr_buf_adds(b, "{\"items\":[");
+	for (int i = 0; i < shown; i++) {
+		if (i)
+			eccr_buf_addc(b, ',');
+		eccr_buf_adds(b, PQgetvalue(res, i, 0));
+	}
+	eccr_buf_adds(b, "],\"next_cursor\":");
+	if (rows > limit) {
+		char raw[CURSOR_MAX], enc[CURSOR_MAX * 4 / 3 + 4];
+		int n = snprintf(raw, sizeof raw, "%c|%s", CURSOR_CODE,
+		    PQgetvalue(res, shown - 1, 1));
+
+		eccr_b64url_encode((const unsigned char *)raw, (size_t)n, enc);
+		eccr_buf_printf(b, "\"%s\"", enc);
+	} else {
+		eccr_buf_adds(b, "null");
+	}
+	eccr_buf_addc(b, '}');
+	if (b->oom) {
+		eccr_problem(&c->req, 500, "internal", "internal error");
+		return;
+	}
+	eccr_resp_json(&c->req, 200, b->p, b->len);
+}
+
+void eccr_notifications_list(struct eccr_ctx *c)
+{
+	const char *unread, *params[4];
+	char seq[24], limit[24];
+	int64_t lim;
+	PGresult *res;
+	enum eccr_db_err e;
+
+	if (!parse_list_query(c, &unread, &lim, seq))
+		return;
+	/* one row more than asked, to know whether a next page exists */
+	snprintf(limit, sizeof limit, "%lld", (long long)lim + 1);
+	params[0] = c->req.who.sub;
+	params[1] = unread;
+	params[2] = seq[0] != '\0' ? seq : NULL;
+	params[3] = limit;
+	if ((e = eccr_db_exec(c->db, &st_list, params, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	send_page(c, lim, res);
+	PQclear(res);
+}
+
+void eccr_notifications_unread_count(struct eccr_ctx *c)
+{
+	const char *params[1] = { c->req.who.sub };
+	char body[48];
+	PGresult *res;
+	enum eccr_db_err e;
+	int n;
+
+	if (!eccr_no_unknown_query(c))
+		return;
+	if ((e = eccr_db_exec(c->db, &st_unread, params, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	n = snprintf(body, sizeof body, "{\"count\":%s}", PQgetvalue(res, 0, 0));
+	eccr_resp_json(&c->req, 200, body, (size_t)n);
+	PQclear(res);
+}
+
+void eccr_notifications_read(struct eccr_ctx *c)
+{
+	char id[37];
+	const char *params[2] = { id, c->req.who.sub };
+	PGresult *res;
+	enum eccr_db_err e;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c))
+		return;
+	if ((e = eccr_db_exec(c->db, &st_read, params, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		eccr_problem(&c->req, 404, "not_found", "notification %s not found", id);
+	else
+		eccr_resp_json(&c->req, 200, PQgetvalue(res, 0, 0),
+		    (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+}
+
+void eccr_notifications_read_all(struct eccr_ctx *c)
+{
+	const char *params[1] = { c->req.who.sub };
+	char body[48];
+	PGresult *res;
+	enum eccr_db_err e;
+	int n;
+
+	if (!eccr_no_unknown_query(c))
+		return;
+	if ((e = eccr_db_exec(c->db, &st_read_all, params, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	n = snprintf(body, sizeof body, "{\"updated\":%s}", PQgetvalue(res, 0, 0));
+	eccr_resp_json(&c->req, 200, body, (size_t)n);
+	PQclear(res);
+}
+
+void eccr_notifications_delete(struct eccr_ctx *c)
+{
+	char id[37];
+	const char *params[2] = { id, c->req.who.sub };
+	PGresult *res;
+	enum eccr_db_err e;
+
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c))
+		return;
+	if ((e = eccr_db_exec(c->db, &st_delete, params, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return;
+	}
+	if (strcmp(PQcmdTuples(res), "0") == 0)
+		eccr_problem(&c->req, 404, "not_found", "notification %s not found", id);
+	else
+		eccr_resp_empty(&c->req, 204);
+	PQclear(res);
+}
