@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "files.h"
+#include "presence.h"
 #include "log.h"
 
 /* Does path start with prefix's segments? */
@@ -314,6 +315,8 @@ int eccr_app_register_statements(void)
 	if (eccr_jobs_register() != 0 || eccr_jobs_list_register() != 0)
 		return -1;
 	if (eccr_files_register() != 0)
+		return -1;
+	if (eccr_presence_register() != 0)
 		return -1;
 	return 0;
 }

@@ -2,6 +2,7 @@
  * server.base_path, root routes to server.mount_path. */
 #include "app.h"
 #include "files.h"
+#include "presence.h"
 
 #define H(fn) ((void *)(fn))
 
@@ -31,6 +32,9 @@ const struct eccr_route eccr_api_routes[] = {
 	{ ECCR_GET, "jobs/{}", H(eccr_jobs_get), "jobs.get" },
 	{ ECCR_POST, "jobs/{}/retry", H(eccr_jobs_retry), "jobs.retry" },
 	{ ECCR_POST, "jobs/{}/cancel", H(eccr_jobs_cancel), "jobs.cancel" },
+	{ ECCR_GET, "presence/{}/{}", H(eccr_presence_get), "presence.get" },
+	{ ECCR_POST, "presence/{}/{}/heartbeat", H(eccr_presence_heartbeat), "presence.heartbeat" },
+	{ ECCR_DELETE, "presence/{}/{}", H(eccr_presence_leave), "presence.leave" },
 };
 const size_t eccr_api_nroutes = sizeof eccr_api_routes / sizeof eccr_api_routes[0];
 

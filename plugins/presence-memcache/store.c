@@ -1,0 +1,298 @@
+/* store.c - viewers in memcached, updated with gets + cas.
+ *
+ * Concurrency: each update reads the value with its CAS token, changes it
+ * in memory and writes it back with cas (or add when the key is missing);
+ * a writer that lost the race (EXISTS, NOT_STORED, NOT_FOUND) reads again
+ * and retries, a bounded number of times, so concurrent heartbeats of
+ * different users never overwrite each other.
+ *
+ * Failures: handles are non-blocking with short connect and poll timeouts,
+ * and a server that failed is skipped for retry_s seconds (libmemcached's
+ * retry timeout) before it is tried again, so while memcached is down a
+ * request spends microseconds here, and presence comes back by itself
+ * when memcached does. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmemcached/memcached.h>
+#include <libmemcached/util.h>
+
+/* CAS rounds before giving up (answered as unavailable). */
+#define CAS_ATTEMPTS 64
+/* How long a request waits for a free handle when all are in use. */
+#define POOL_WAIT_MS 500
+/* A value larger than this is not ours: dropped as damaged. */
+#define VALUE_MAX (1024 * 1024)
+
+struct store {
+	const struct eccr_host *host;
+	memcached_pool_st *pool;
+	int64_t ttl_ms;
+	size_t max_viewers;
+	atomic_int down;        /* 1 while the last operation failed: log once */
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int behave(memcached_st *mc, memcached_behavior_t flag, uint64_t value)
+{
+	return memcached_behavior_set(mc, flag, value) == MEMCACHED_SUCCESS ? 0 : -1;
+}
+
+/* The handle every pooled clone copies. */
+static memcached_st *master_new(const struct eccr_host *host, const struct store_config *cfg)
+{
+	memcached_server_list_st list = memcached_servers_parse(cfg->servers);
+	memcached_st *mc;
+
+	if (list == NULL || memcached_server_list_count(list) == 0) {
+		host->log(host, ECCR_PLUGIN_LOG_ERR,
+		    "servers: \"%s\" names no host:port", cfg->servers);
+		memcached_server_list_free(list);
+		return NULL;
+	}
+	mc = memcached_create(NULL);
+	if (mc == NULL || memcached_server_push(mc, list) != MEMCACHED_SUCCESS ||
+	    behave(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1) != 0 ||
+	    /* Consistent hashing: adding a server moves few keys. */
+	    behave(mc, MEMCACHED_BEHAVIOR_KETAMA, 1) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)cfg->connect_timeout_ms) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)cfg->io_timeout_ms) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, (uint64_t)cfg->retry_s) != 0) {
+		host->log(host, ECCR_PLUGIN_LOG_ERR, "cannot set up libmemcached for %s",
+		    cfg->servers);
+		memcached_free(mc);
+		mc = NULL;
+	}
+	memcached_server_list_free(list);
+	return mc;
+}
+
+struct store *store_new(const struct eccr_host *host, const struct store_config *cfg)
+{
+	struct store *s = calloc(1, sizeof *s);
+	memcached_st *master;
+
+	if (s == NULL || (master = master_new(host, cfg)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->pool = memcached_pool_create(master, 1, (uint32_t)cfg->pool_size);
+	if (s->pool == NULL) {
+		host->log(host, ECCR_PLUGIN_LOG_ERR, "cannot create a pool of %d handles",
+		    cfg->pool_size);
+		memcached_free(master);
+		free(s);
+		return NULL;
+	}
+	s->host = host;
+	s->ttl_ms = cfg->ttl_ms;
+	s->max_viewers = cfg->max_viewers;
+	return s;
+}
+
+void store_free(struct store *s)
+{
+	if (s == NULL)
+		return;
+	memcached_free(memcached_pool_destroy(s->pool));
+	free(s);
+}
+
+void store_outcome_free(struct store_outcome *out)
+{
+	viewers_free(&out->now);
+	viewers_free(&out->expired);
+	viewers_free(&out->left);
+}
+
+/* Log the first failure of an outage and the recovery, not every request. */
+static void health(struct store *s, memcached_st *mc, memcached_return_t rc, bool ok)
+{
+	if (ok) {
+		if (atomic_exchange(&s->down, 0))
+			s->host->log(s->host, ECCR_PLUGIN_LOG_NOTICE, "memcached answers again");
+		return;
+	}
+	if (!atomic_exchange(&s->down, 1))
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "memcached unavailable: %s",
+		    mc ? memcached_last_error_message(mc) : memcached_strerror(NULL, rc));
+}
+
+static memcached_st *handle(struct store *s)
+{
+	struct timespec wait = { POOL_WAIT_MS / 1000, (POOL_WAIT_MS % 1000) * 1000000L };
+	memcached_return_t rc;
+	memcached_st *mc = memcached_pool_fetch(s->pool, &wait, &rc);
+
+	if (mc == NULL)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "no free memcached handle: %s",
+		    memcached_strerror(NULL, rc));
+	return mc;
+}
+
+/* gets: the value (malloc'd, NULL when the key is missing) and its CAS. */
+static memcached_return_t gets(memcached_st *mc, const char *key, char **val,
+    size_t *len, uint64_t *cas)
+{
+	const char *keys[1] = { key };
+	size_t lens[1] = { strlen(key) };
+	memcached_result_st *r;
+	memcached_return_t rc = memcached_mget(mc, keys, lens, 1);
+
+	*val = NULL;
+	*len = 0;
+	if (rc != MEMCACHED_SUCCESS)
+		return rc;
+	/* Read to the end so the handle is ready for the next command. */
+	while ((r = memcached_fetch_result(mc, NULL, &rc)) != NULL) {
+		if (*val == NULL && memcached_result_length(r) <= VALUE_MAX &&
+		    (*val = malloc(memcached_result_length(r) + 1)) != NULL) {
+			*len = memcached_result_length(r);
+			memcpy(*val, memcached_result_value(r), *len);
+			(*val)[*len] = '\0';
+			*cas = memcached_result_cas(r);
+		}
+		memcached_result_free(r);
+	}
+	if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS)
+		return MEMCACHED_SUCCESS;
+	free(*val);
+	*val = NULL;
+	return rc;
+}
+
+/* The key outlives its newest entry by one more ttl, so that a heartbeat
+ * or read in that time still finds the expired entries and reports them
+ * (presence_left); memcached counts whole seconds, hence one more.  An
+ * emptied list lives a moment only. */
+static time_t expiry_s(const struct store *s, const struct viewers *vs, int64_t now)
+{
+	int64_t left = viewers_newest(vs) + s->ttl_ms - now;
+
+	if (vs->n == 0 || left <= 0)
+		return 1;
+	return (time_t)((left + s->ttl_ms) / 1000 + 2);
+}
+
+/* Apply op to vs (decoded, pruned) at now; true when it needs writing. */
+static bool apply(struct store *s, enum store_op op, const char *user_id, const char *name,
+    int64_t now, struct store_outcome *out, int *err)
+{
+	int rc;
+
+	*err = 0;
+	switch (op) {
+	case STORE_TOUCH:
+		rc = viewers_touch(&out->now, user_id, name, now, s->max_viewers);
+		if (rc == -2)
+			out->full = true;
+		else if (rc < 0)
+			*err = -1;
+		out->joined = rc == 1;
+		return rc >= 0 || out->expired.n > 0;
+	case STORE_LEAVE:
+		if ((rc = viewers_remove(&out->now, user_id, &out->left)) < 0)
+			*err = -1;
+		return rc == 1 || out->expired.n > 0;
+	default:
+		return out->expired.n > 0;
+	}
+}
+
+/* One read-modify-write round.  1: done; 0: lost a race, retry; -1: error. */
+static int round_trip(struct store *s, memcached_st *mc, const char *key, enum store_op op,
+    const char *user_id, const char *name, struct store_outcome *out, memcached_return_t *rc)
+{
+	char *val, *enc;
+	size_t len, enclen;
+	uint64_t cas = 0;
+	int64_t now = now_ms();
+	int err;
+	bool write;
+
+	store_outcome_free(out);
+	out->joined = out->full = false;
+	if ((*rc = gets(mc, key, &val, &len, &cas)) != MEMCACHED_SUCCESS)
+		return -1;
+	if (val != NULL && viewers_decode(val, len, s->max_viewers, &out->now) != 0)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "%s held no viewers list; starting afresh", key);
+	if (viewers_prune(&out->now, now, s->ttl_ms, &out->expired) < 0)
+		return free(val), -1;
+	write = apply(s, op, user_id, name, now, out, &err);
+	if (err != 0 || !write)
+		return free(val), err == 0 ? 1 : -1;
+	if ((enc = viewers_encode(&out->now, &enclen)) == NULL)
+		return free(val), -1;
+	if (val != NULL)
+		*rc = memcached_cas(mc, key, strlen(key), enc, enclen, expiry_s(s, &out->now, now), 0, cas);
+	else
+		*rc = memcached_add(mc, key, strlen(key), enc, enclen, expiry_s(s, &out->now, now), 0);
+	free(enc);
+	free(val);
+	if (*rc == MEMCACHED_SUCCESS || *rc == MEMCACHED_STORED)
+		return 1;
+	if (*rc == MEMCACHED_DATA_EXISTS || *rc == MEMCACHED_NOTSTORED || *rc == MEMCACHED_NOTFOUND)
+		return 0;
+	return -1;
+}
+
+/* After a lost race, a short random pause spreads the contenders. */
+static void backoff(int attempt)
+{
+	if (attempt >= 2)
+		usleep((useconds_t)(random() % (100 * (attempt < 20 ? attempt : 20))));
+}
+
+int store_update(struct store *s, const char *key, enum store_op op,
+    const char *user_id, const char *name, struct store_outcome *out)
+{
+	memcached_return_t rc = MEMCACHED_SUCCESS;
+	memcached_st *mc = handle(s);
+	int r = -1;
+
+	memset(out, 0, sizeof *out);
+	if (mc == NULL)
+		return ECCR_QUERY_UNAVAILABLE;
+	for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+		if ((r = round_trip(s, mc, key, op, user_id, name, out, &rc)) != 0)
+			break;
+		backoff(attempt);
+	}
+	if (r == 0)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
+		    "%s: still contended after %d CAS rounds", key, CAS_ATTEMPTS);
+	else
+		health(s, mc, rc, r == 1 || rc == MEMCACHED_SUCCESS);
+	memcached_pool_release(s->pool, mc);
+	if (r == 1)
+		return ECCR_QUERY_OK;
+	store_outcome_free(out);
+	return ECCR_QUERY_UNAVAILABLE;
+}
+
+void store_forget(struct store *s, const char *key)
+{
+	memcached_st *mc = handle(s);
+	memcached_return_t rc;
+
+	if (mc == NULL)
+		return;
+	rc = memcached_delete(mc, key, strlen(key), 0);
+	health(s, mc, rc, rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND);
+	memcached_pool_release(s->pool, mc);
+}
