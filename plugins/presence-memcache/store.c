@@ -6,15 +6,19 @@
  * and retries, a bounded number of times, so concurrent heartbeats of
  * different users never overwrite each other.
  *
- * Failures: handles are non-blocking with short connect and poll timeouts,
- * and a server that failed is skipped for retry_s seconds (libmemcached's
- * retry timeout) before it is tried again, so while memcached is down a
- * request spends microseconds here, and presence comes back by itself
- * when memcached does. */
+ * Failures: handles are non-blocking with short connect and poll timeouts.
+ * A server that failed (refused, timed out, hung) is skipped by every
+ * thread of the process for retry_s (a circuit breaker per server, shared
+ * by all pooled handles, which each keep their own connection state);
+ * then one request probes it while the others still fail fast.  So while
+ * memcached is down or hung a request spends microseconds here, at most
+ * one request per retry_s waits for a timeout, and presence comes back by
+ * itself when memcached does. */
 #include "store.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,13 +33,24 @@
 #define POOL_WAIT_MS 500
 /* A value larger than this is not ours: dropped as damaged. */
 #define VALUE_MAX (1024 * 1024)
+/* Servers a breaker is kept for; more share the last one's. */
+#define SERVERS_MAX 64
+#define SERVER_NAME_MAX 256
+
+struct breaker {
+	char name[SERVER_NAME_MAX];
+	unsigned port;
+	atomic_llong down_until;    /* monotonic ms; 0: up */
+};
 
 struct store {
 	const struct eccr_host *host;
 	memcached_pool_st *pool;
 	int64_t ttl_ms;
 	size_t max_viewers;
-	atomic_int down;        /* 1 while the last operation failed: log once */
+	int64_t retry_ms;
+	struct breaker servers[SERVERS_MAX];
+	size_t nservers;
 };
 
 static int64_t now_ms(void)
@@ -43,6 +58,14 @@ static int64_t now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -102,6 +125,14 @@ struct store *store_new(const struct eccr_host *host, const struct store_config 
 	s->host = host;
 	s->ttl_ms = cfg->ttl_ms;
 	s->max_viewers = cfg->max_viewers;
+	s->retry_ms = (int64_t)cfg->retry_s * 1000;
+	for (uint32_t i = 0; i < memcached_server_count(master) && i < SERVERS_MAX; i++) {
+		const memcached_instance_st *in = memcached_server_instance_by_position(master, i);
+
+		snprintf(s->servers[i].name, SERVER_NAME_MAX, "%s", memcached_server_name(in));
+		s->servers[i].port = memcached_server_port(in);
+		s->nservers = i + 1;
+	}
 	return s;
 }
 
@@ -120,17 +151,55 @@ void store_outcome_free(struct store_outcome *out)
 	viewers_free(&out->left);
 }
 
-/* Log the first failure of an outage and the recovery, not every request. */
-static void health(struct store *s, memcached_st *mc, memcached_return_t rc, bool ok)
+/* The breaker of the server that holds key. */
+static struct breaker *breaker_of(struct store *s, memcached_st *mc, const char *key)
 {
-	if (ok) {
-		if (atomic_exchange(&s->down, 0))
-			s->host->log(s->host, ECCR_PLUGIN_LOG_NOTICE, "memcached answers again");
+	memcached_return_t rc;
+	const memcached_instance_st *in = memcached_server_by_key(mc, key, strlen(key), &rc);
+	size_t i;
+
+	if (in == NULL || s->nservers == 0)
+		return NULL;
+	for (i = 0; i + 1 < s->nservers; i++)
+		if (s->servers[i].port == memcached_server_port(in) &&
+		    strcmp(s->servers[i].name, memcached_server_name(in)) == 0)
+			break;
+	return &s->servers[i];
+}
+
+/* May this request talk to the server?  While it is down, no; once
+ * retry_s has passed, exactly one request (the one that moves the deadline
+ * on) probes it. */
+static bool breaker_admit(const struct store *s, struct breaker *b)
+{
+	long long until = b ? atomic_load(&b->down_until) : 0;
+	int64_t now;
+
+	if (until == 0)
+		return true;
+	if ((now = mono_ms()) < until)
+		return false;
+	return atomic_compare_exchange_strong(&b->down_until, &until, now + s->retry_ms);
+}
+
+/* After an operation: trip on a failure of the server or the network
+ * (not on a lost race or a refused value), close on success.  The first
+ * failure of an outage and the recovery are logged, not every request. */
+static void breaker_after(struct store *s, struct breaker *b, memcached_st *mc,
+    memcached_return_t rc)
+{
+	if (b == NULL)
+		return;
+	if (!memcached_fatal(rc)) {
+		if (atomic_exchange(&b->down_until, 0) != 0)
+			s->host->log(s->host, ECCR_PLUGIN_LOG_NOTICE, "memcached %s:%u answers again",
+			    b->name, b->port);
 		return;
 	}
-	if (!atomic_exchange(&s->down, 1))
-		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "memcached unavailable: %s",
-		    mc ? memcached_last_error_message(mc) : memcached_strerror(NULL, rc));
+	if (atomic_exchange(&b->down_until, mono_ms() + s->retry_ms) == 0)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
+		    "memcached %s:%u unavailable (%s); trying again every %lld ms", b->name, b->port,
+		    memcached_last_error_message(mc), (long long)s->retry_ms);
 }
 
 static memcached_st *handle(struct store *s)
@@ -263,11 +332,17 @@ int store_update(struct store *s, const char *key, enum store_op op,
 {
 	memcached_return_t rc = MEMCACHED_SUCCESS;
 	memcached_st *mc = handle(s);
+	struct breaker *b;
 	int r = -1;
 
 	memset(out, 0, sizeof *out);
 	if (mc == NULL)
 		return ECCR_QUERY_UNAVAILABLE;
+	b = breaker_of(s, mc, key);
+	if (!breaker_admit(s, b)) {
+		memcached_pool_release(s->pool, mc);
+		return ECCR_QUERY_UNAVAILABLE;
+	}
 	for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
 		if ((r = round_trip(s, mc, key, op, user_id, name, out, &rc)) != 0)
 			break;
@@ -276,8 +351,7 @@ int store_update(struct store *s, const char *key, enum store_op op,
 	if (r == 0)
 		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
 		    "%s: still contended after %d CAS rounds", key, CAS_ATTEMPTS);
-	else
-		health(s, mc, rc, r == 1 || rc == MEMCACHED_SUCCESS);
+	breaker_after(s, b, mc, rc);
 	memcached_pool_release(s->pool, mc);
 	if (r == 1)
 		return ECCR_QUERY_OK;
@@ -288,11 +362,12 @@ int store_update(struct store *s, const char *key, enum store_op op,
 void store_forget(struct store *s, const char *key)
 {
 	memcached_st *mc = handle(s);
-	memcached_return_t rc;
+	struct breaker *b;
 
 	if (mc == NULL)
 		return;
-	rc = memcached_delete(mc, key, strlen(key), 0);
-	health(s, mc, rc, rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND);
+	b = breaker_of(s, mc, key);
+	if (breaker_admit(s, b))
+		breaker_after(s, b, mc, memcached_delete(mc, key, strlen(key), 0));
 	memcached_pool_release(s->pool, mc);
 }

@@ -3,13 +3,18 @@
  * records every event, transient ones included, in events.jsonl. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "client.h"
 
@@ -113,7 +118,7 @@ static struct resp *list(const char *id)
 
 static struct resp *episode_get(const char *id, const char *token)
 {
-	char path[160];
+	char path[1024];
 
 	snprintf(path, sizeof path, "/episodes/%s", id);
 	return http_json("GET", path, token, NULL);
@@ -479,4 +484,175 @@ Test(presence_outage, episode_reads_go_on_and_presence_recovers_by_itself,
 	cr_assert_not_null(viewer(viewers_of(r), gina), "%s", r->body);
 	resp_free(r);
 	free(tg);
+}
+
+/* SIGSTOP or SIGCONT to every memcached of the stack: a hung server, which
+ * accepts connections and never answers. */
+static void memcached_signal(int sig)
+{
+	char ports[256], *save = NULL, pidfile[64];
+	const char *list = getenv("ECCR_TEST_MEMCACHED_PORTS");
+
+	if (list == NULL)
+		cr_skip_test("ECCR_TEST_MEMCACHED_PORTS is not set");
+	snprintf(ports, sizeof ports, "%s", list);
+	for (char *p = strtok_r(ports, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+		FILE *f;
+		long pid = 0;
+
+		snprintf(pidfile, sizeof pidfile, "memcached-%s.pid", p);
+		f = fopen(stack_path(pidfile), "r");
+		cr_assert_not_null(f, "%s: %s", pidfile, strerror(errno));
+		cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+		fclose(f);
+		cr_assert_eq(kill((pid_t)pid, sig), 0, "kill %ld: %s", pid, strerror(errno));
+	}
+}
+
+static void memcached_resume(void)
+{
+	if (getenv("ECCR_TEST_MEMCACHED_PORTS") != NULL)
+		memcached_signal(SIGCONT);
+}
+
+Test(presence_outage, a_hung_memcached_delays_at_most_one_read_per_retry_interval,
+    .timeout = 60, .fini = memcached_resume)
+{
+	char id[37];
+	const char *hugo = user("hugo");
+	char *th = token_for(hugo, "viewer");
+	struct resp *r;
+	double t0, took, slowest = 0, start;
+	int slow = 0, i;
+
+	create(id);
+	cr_assert_eq(heartbeat(id, th), 204);
+	memcached_signal(SIGSTOP);
+	start = now_ms();
+	for (i = 0; i < 25; i++) {
+		t0 = now_ms();
+		r = episode_get(id, th);
+		took = now_ms() - t0;
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_eq(json_object_array_length(viewers_of(r)), 0, "%s", r->body);
+		resp_free(r);
+		slowest = took > slowest ? took : slowest;
+		slow += took > 100;
+		usleep(100000);
+	}
+	/* retry_s = 1: the first read, then one probe a second, wait for the
+	 * io timeout (300 ms); the others fail fast. */
+	took = (now_ms() - start) / 1000;
+	cr_log_info("hung memcached: %d of 25 reads over %.1f s took > 100 ms, slowest %.0f ms",
+	    slow, took, slowest);
+	cr_assert_leq(slow, (int)took + 2, "%d slow reads in %.1f s", slow, took);
+	cr_assert_lt(slowest, 1000.0, "a read took %.0f ms", slowest);
+
+	memcached_signal(SIGCONT);
+	for (i = 0; i < 100 && heartbeat(id, th) != 204; i++)
+		usleep(100000);
+	cr_assert_lt(i, 100, "presence did not recover within 10 s");
+	r = episode_get(id, th);
+	cr_assert_not_null(viewer(viewers_of(r), hugo), "%s", r->body);
+	resp_free(r);
+	free(th);
+}
+
+/* ------------------------------------------------------------ the keys */
+
+/* The value memcached at port holds for key (malloc'd), or NULL: a
+ * "get" over the text protocol. */
+static char *mc_get(int port, const char *key)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char buf[65536], cmd[300], *v = NULL, *p;
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "port %d", port);
+	snprintf(cmd, sizeof cmd, "get %s\r\n", key);
+	cr_assert_eq(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) {
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (got >= 5 && strcmp(buf + got - 5, "END\r\n") == 0)
+			break;
+	}
+	close(fd);
+	buf[got] = '\0';
+	if (strncmp(buf, "VALUE ", 6) == 0 && (p = strstr(buf, "\r\n")) != NULL) {
+		v = strdup(p + 2);
+		*strstr(v, "\r\nEND\r\n") = '\0';
+	}
+	return v;
+}
+
+static int memcached_ports(int ports[2])
+{
+	const char *list = getenv("ECCR_TEST_MEMCACHED_PORTS");
+
+	if (list == NULL)
+		cr_skip_test("ECCR_TEST_MEMCACHED_PORTS is not set");
+	return sscanf(list, "%d %d", &ports[0], &ports[1]);
+}
+
+/* Which of the servers holds the viewers of episode id (-1: none), and the value. */
+static int holder(const int ports[2], const char *id, char **value)
+{
+	char key[128];
+	int at = -1;
+
+	snprintf(key, sizeof key, "eccr:presence:episode:%s", id);
+	*value = NULL;
+	for (int i = 0; i < 2; i++) {
+		char *v = mc_get(ports[i], key);
+
+		if (v == NULL)
+			continue;
+		cr_assert_eq(at, -1, "%s on both servers", key);
+		at = i;
+		*value = v;
+	}
+	return at;
+}
+
+Test(presence_keys, one_key_per_resource_spread_over_the_servers_and_forgotten_on_delete)
+{
+	int ports[2], on[2] = { 0, 0 }, at, i;
+	char ids[16][37], want[256], *value;
+	const char *ivan = user("ivan");
+	char *ti = token_for(ivan, "viewer");
+	struct resp *r;
+
+	cr_assert_eq(memcached_ports(ports), 2);
+	for (i = 0; i < 16; i++) {
+		create(ids[i]);
+		r = episode_get(ids[i], ti);
+		cr_assert_eq(r->status, 200);
+		resp_free(r);
+		at = holder(ports, ids[i], &value);
+		cr_assert_geq(at, 0, "no key for episode %s", ids[i]);
+		on[at]++;
+		/* [["user_id","name",since_ms,last_seen_ms]] */
+		snprintf(want, sizeof want, "[[\"%s\",\"%s\",", ivan, ivan);
+		cr_assert_eq(strncmp(value, want, strlen(want)), 0, "%s", value);
+		cr_assert_eq(strcmp(value + strlen(value) - 2, "]]"), 0, "%s", value);
+		free(value);
+	}
+	cr_log_info("16 keys: %d on the first server, %d on the second", on[0], on[1]);
+	cr_assert(on[0] > 0 && on[1] > 0, "keys are not spread: %d and %d", on[0], on[1]);
+
+	/* Deleting the episode forgets its viewers at once (well before the key's expiry). */
+	snprintf(want, sizeof want, "/episodes/%s", ids[0]);
+	r = http_json("DELETE", want, tok_admin(), NULL);
+	cr_assert_eq(r->status, 204);
+	resp_free(r);
+	for (i = 0; i < 20 && holder(ports, ids[0], &value) >= 0; i++) {
+		free(value);
+		usleep(50000);
+	}
+	cr_assert_lt(i, 20, "the key of a deleted episode is still there after 1 s");
+	free(ti);
 }
