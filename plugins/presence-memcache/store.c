@@ -49,6 +49,7 @@ struct store {
 	int64_t ttl_ms;
 	size_t max_viewers;
 	int64_t retry_ms;
+	int64_t refresh_ms;
 	struct breaker servers[SERVERS_MAX];
 	size_t nservers;
 };
@@ -126,6 +127,7 @@ struct store *store_new(const struct eccr_host *host, const struct store_config 
 	s->ttl_ms = cfg->ttl_ms;
 	s->max_viewers = cfg->max_viewers;
 	s->retry_ms = (int64_t)cfg->retry_s * 1000;
+	s->refresh_ms = cfg->ttl_ms / 10;
 	for (uint32_t i = 0; i < memcached_server_count(master) && i < SERVERS_MAX; i++) {
 		const memcached_instance_st *in = memcached_server_instance_by_position(master, i);
 
@@ -262,11 +264,18 @@ static time_t expiry_s(const struct store *s, const struct viewers *vs, int64_t 
 static bool apply(struct store *s, enum store_op op, const char *user_id, const char *name,
     int64_t now, struct store_outcome *out, int *err)
 {
+	const struct viewer *v;
 	int rc;
 
 	*err = 0;
 	switch (op) {
 	case STORE_TOUCH:
+		/* Episode reads are heartbeats too, and frequent: a viewer seen
+		 * within the last tenth of the ttl needs no write, so a busy
+		 * episode's reads cost one memcached round trip, not two. */
+		v = viewers_find(&out->now, user_id);
+		if (v != NULL && now - v->last_ms < s->refresh_ms && strcmp(v->name, name) == 0)
+			return out->expired.n > 0;
 		rc = viewers_touch(&out->now, user_id, name, now, s->max_viewers);
 		if (rc == -2)
 			out->full = true;

@@ -222,6 +222,14 @@ int viewers_touch(struct viewers *vs, const char *user_id, const char *name,
 	return append(vs, user_id, name, now_ms, now_ms) == 0 ? 1 : -1;
 }
 
+const struct viewer *viewers_find(const struct viewers *vs, const char *user_id)
+{
+	for (size_t i = 0; i < vs->n; i++)
+		if (strcmp(vs->v[i].user_id, user_id) == 0)
+			return &vs->v[i];
+	return NULL;
+}
+
 int viewers_remove(struct viewers *vs, const char *user_id, struct viewers *gone)
 {
 	for (size_t i = 0; i < vs->n; i++) {

@@ -57,6 +57,9 @@ int viewers_prune(struct viewers *vs, int64_t now_ms, int64_t ttl_ms, struct vie
 int viewers_touch(struct viewers *vs, const char *user_id, const char *name,
     int64_t now_ms, size_t max);
 
+/* user_id's entry, or NULL. */
+const struct viewer *viewers_find(const struct viewers *vs, const char *user_id);
+
 /* Move user_id's entry into gone.  Returns 1 when it was there, 0 when
  * not, -1 when out of memory. */
 int viewers_remove(struct viewers *vs, const char *user_id, struct viewers *gone);

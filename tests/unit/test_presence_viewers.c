@@ -161,7 +161,10 @@ Test(viewers, remove_takes_the_user_out)
 	viewers_touch(&vs, "a", "A", T0, 10);
 	viewers_touch(&vs, "b", "B", T0, 10);
 	viewers_touch(&vs, "c", "C", T0, 10);
+	cr_assert_str_eq(viewers_find(&vs, "b")->name, "B");
+	cr_assert_null(viewers_find(&vs, "d"));
 	cr_assert_eq(viewers_remove(&vs, "b", &gone), 1);
+	cr_assert_null(viewers_find(&vs, "b"));
 	cr_assert_eq(viewers_remove(&vs, "b", &gone), 0);
 	cr_assert_eq(vs.n, 2);
 	cr_assert_str_eq(vs.v[0].user_id, "a");
