@@ -224,23 +224,29 @@ static memcached_return_t gets(memcached_st *mc, const char *key, char **val,
 	size_t lens[1] = { strlen(key) };
 	memcached_result_st *r;
 	memcached_return_t rc = memcached_mget(mc, keys, lens, 1);
+	bool oom = false;
 
 	*val = NULL;
 	*len = 0;
 	if (rc != MEMCACHED_SUCCESS)
 		return rc;
-	/* Read to the end so the handle is ready for the next command. */
+	/* Read to the end so the handle is ready for the next command.  A
+	 * value too large to be ours reads as empty: damaged, overwritten. */
 	while ((r = memcached_fetch_result(mc, NULL, &rc)) != NULL) {
-		if (*val == NULL && memcached_result_length(r) <= VALUE_MAX &&
-		    (*val = malloc(memcached_result_length(r) + 1)) != NULL) {
-			*len = memcached_result_length(r);
-			memcpy(*val, memcached_result_value(r), *len);
-			(*val)[*len] = '\0';
+		size_t n = memcached_result_length(r) <= VALUE_MAX ? memcached_result_length(r) : 0;
+
+		if (*val == NULL && !oom && (*val = malloc(n + 1)) != NULL) {
+			memcpy(*val, memcached_result_value(r), n);
+			(*val)[n] = '\0';
+			*len = n;
 			*cas = memcached_result_cas(r);
 		}
+		oom = *val == NULL;
 		memcached_result_free(r);
 	}
-	if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS)
+	if (oom)
+		rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+	else if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS)
 		return MEMCACHED_SUCCESS;
 	free(*val);
 	*val = NULL;

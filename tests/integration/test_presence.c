@@ -590,6 +590,23 @@ static char *mc_get(int port, const char *key)
 	return v;
 }
 
+/* Store value at key on memcached at port ("set" over the text protocol). */
+static void mc_set(int port, const char *key, const char *value)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char cmd[1024], reply[64] = "";
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ssize_t n;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "port %d", port);
+	snprintf(cmd, sizeof cmd, "set %s 0 60 %zu\r\n%s\r\n", key, strlen(value), value);
+	cr_assert_eq(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	n = read(fd, reply, sizeof reply - 1);
+	close(fd);
+	cr_assert(n > 0 && strncmp(reply, "STORED", 6) == 0, "set: %s", reply);
+}
+
 static int memcached_ports(int ports[2])
 {
 	const char *list = getenv("ECCR_TEST_MEMCACHED_PORTS");
@@ -656,4 +673,31 @@ Test(presence_keys, one_key_per_resource_spread_over_the_servers_and_forgotten_o
 	}
 	cr_assert_lt(i, 20, "the key of a deleted episode is still there after 1 s");
 	free(ti);
+}
+
+Test(presence_keys, a_damaged_value_is_started_afresh)
+{
+	int ports[2], at;
+	char id[37], key[128], *value;
+	const char *jane = user("jane"), *kim = user("kim");
+	char *tj = token_for(jane, "viewer"), *tk = token_for(kim, "viewer");
+	struct resp *r;
+	json_object *v;
+
+	cr_assert_eq(memcached_ports(ports), 2);
+	create(id);
+	cr_assert_eq(heartbeat(id, tj), 204);
+	at = holder(ports, id, &value);
+	cr_assert_geq(at, 0);
+	free(value);
+	snprintf(key, sizeof key, "eccr:presence:episode:%s", id);
+	mc_set(ports[at], key, "[[\"x\",\"X\",1,2],{}]");
+	cr_assert_eq(heartbeat(id, tk), 204);
+	r = list(id);
+	v = viewers_of(r);
+	cr_assert_eq(json_object_array_length(v), 1, "%s", r->body);
+	cr_assert_not_null(viewer(v, kim), "%s", r->body);
+	resp_free(r);
+	free(tj);
+	free(tk);
 }
