@@ -17,11 +17,12 @@ as_pg() {
 }
 
 # A TCP port nobody listens on, below Linux's ephemeral range (32768+) so
-# no outgoing connection can be holding it either.  $1: a port to avoid.
+# no outgoing connection can be holding it either.  Arguments: ports picked
+# already but not listening yet, to avoid.
 free_port() {
 	for _ in $(seq 1 200); do
 		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 ))
-		[ "$p" = "${1:-}" ] && continue
+		case " $* " in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -326,4 +327,54 @@ smtp_stop() {
 	if [ -x "$STACK_DIR/smtp-stop" ]; then
 		"$STACK_DIR/smtp-stop"
 	fi
+}
+
+# memcached, for presence: daemonised with a pid file under the stack so
+# that memcached_stop (and the scripts tests call) find it again.  $1: port.
+memcached_start() {
+	pidfile="$STACK_DIR/memcached-$1.pid"
+	if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		return 0
+	fi
+	user=""
+	# memcached refuses to run as root unless told which user to be.
+	[ "$(id -u)" -eq 0 ] && user="-u root"
+	# shellcheck disable=SC2086
+	memcached -d -l 127.0.0.1 -p "$1" -U 0 -m 16 -c 512 $user -P "$pidfile" ||
+		return 1
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "stack: memcached on port $1 did not come up" >&2
+	return 1
+}
+
+memcached_stop() {  # PORT
+	pidfile="$STACK_DIR/memcached-$1.pid"
+	[ -s "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	rm -f "$pidfile"
+}
+
+# Scripts the integration tests call to take memcached away and back:
+# $STACK_DIR/memcached-stop and memcached-start act on every port given.
+write_memcached_scripts() {  # PORT...
+	for action in start stop; do
+		{
+			echo "#!/bin/bash"
+			echo "set -e"
+			echo "STACK_DIR='$STACK_DIR'"
+			declare -f "memcached_$action"
+			for port in "$@"; do
+				echo "memcached_$action $port"
+			done
+		} >"$STACK_DIR/memcached-$action"
+		chmod +x "$STACK_DIR/memcached-$action"
+	done
 }

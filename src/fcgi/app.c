@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "files.h"
+#include "presence.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -343,7 +344,8 @@ int eccr_app_register_statements(void)
 	if (eccr_files_register() != 0)
 		return -1;
 	if (eccr_notify_register() != 0 || eccr_notifications_register() != 0 ||
-	    eccr_me_register() != 0)
+	    eccr_me_register() != 0 ||
+	    eccr_presence_register() != 0)
 		return -1;
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "episodes.h"
+#include "presence.h"
 
 #define EPISODE_COLUMNS_INSERT \
 	"series, season_number, episode_number, title, description, status, " \
@@ -196,15 +197,20 @@ void eccr_episodes_get(struct eccr_ctx *c)
 		PQclear(res);
 		return;
 	}
-	/* The stored object plus who is looking at it.  Presence arrives with
-	 * the presence plugin; until then nobody is reported. */
+	/* The stored object plus who is looking at it, the reader included:
+	 * reading marks the reader present (presence.c). */
 	json = PQgetvalue(res, 0, 0);
 	len = strlen(json);
 	eccr_buf_reset(&c->scratch);
 	eccr_buf_add(&c->scratch, json, len - 1);
-	eccr_buf_adds(&c->scratch, ",\"viewers\":[]}");
+	eccr_buf_adds(&c->scratch, ",\"viewers\":");
+	eccr_presence_episode_viewers(c, id, &c->scratch);
+	eccr_buf_adds(&c->scratch, "}");
 	send_episode(c, 200, c->scratch.p, PQgetvalue(res, 0, 1));
 	PQclear(res);
+	if (c->app->dispatch != NULL)
+		eccr_dispatch_offer_transient(c->app->dispatch, "episode_viewed", c->req.who.sub,
+		    c->req.who.name, "episode", id, id, "{}");
 }
 
 static void update(struct eccr_ctx *c, enum episode_mode mode)

@@ -2,6 +2,7 @@
  * server.base_path, root routes to server.mount_path. */
 #include "app.h"
 #include "files.h"
+#include "presence.h"
 
 #define H(fn) ((void *)(fn))
 
@@ -43,6 +44,9 @@ const struct eccr_route eccr_api_routes[] = {
 	{ ECCR_PUT, "me/preferences", H(eccr_me_preferences_put), "me.preferences_put" },
 	{ ECCR_POST, "episodes/{}/watch", H(eccr_episodes_watch), "episodes.watch" },
 	{ ECCR_DELETE, "episodes/{}/watch", H(eccr_episodes_unwatch), "episodes.unwatch" },
+	{ ECCR_GET, "presence/{}/{}", H(eccr_presence_get), "presence.get" },
+	{ ECCR_POST, "presence/{}/{}/heartbeat", H(eccr_presence_heartbeat), "presence.heartbeat" },
+	{ ECCR_DELETE, "presence/{}/{}", H(eccr_presence_leave), "presence.leave" },
 };
 const size_t eccr_api_nroutes = sizeof eccr_api_routes / sizeof eccr_api_routes[0];
 

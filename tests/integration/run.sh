@@ -23,6 +23,7 @@ cleanup() {
 	lighttpd_stop
 	pg_stop
 	smtp_stop
+	for port in ${MEMCACHED_PORTS:-}; do memcached_stop "$port"; done
 	sanitizer_reports integration || rc=1
 	if [ "$rc" -ne 0 ]; then
 		echo "integration: FAILED; logs kept in $STACK_DIR" >&2
@@ -37,14 +38,25 @@ trap 'exit 130' INT TERM
 
 PG_PORT=$(free_port)
 HTTP_PORT=$(free_port "$PG_PORT")
-WSD_PORT=$(free_port "$HTTP_PORT")
-WSD2_PORT=$(free_port "$WSD_PORT")
-SMTP_PORT=$(free_port "$WSD2_PORT")
+WSD_PORT=$(free_port "$PG_PORT" "$HTTP_PORT")
+WSD2_PORT=$(free_port "$PG_PORT" "$HTTP_PORT" "$WSD_PORT")
+SMTP_PORT=$(free_port "$PG_PORT" "$HTTP_PORT" "$WSD_PORT" "$WSD2_PORT")
 pg_init
 pg_start
 pg_createdb eccr_test
 write_pg_scripts
 smtp_start "$SMTP_PORT" eccr
+
+# Two memcached servers, so presence keys are spread over several.
+# Each is listening before the next port is picked, so they differ.
+MEMCACHED_PORTS=""
+for _ in 1 2; do
+	port=$(free_port "$PG_PORT" "$HTTP_PORT" "$WSD_PORT" "$WSD2_PORT" "$SMTP_PORT")
+	memcached_start "$port"
+	MEMCACHED_PORTS="$MEMCACHED_PORTS $port"
+done
+# shellcheck disable=SC2086
+write_memcached_scripts $MEMCACHED_PORTS
 plugins_dir_setup sink-dead=sink-flaky
 touch "$STACK_DIR/sink-dead.fail"
 # Every sink the pipeline tests watch, with short retry delays so retries
@@ -53,7 +65,7 @@ STORAGE_EXTRA="max_upload_bytes = 1048576" SERVER_EXTRA="max_body_bytes = 262144
 
 [plugins]
 dir = $STACK_DIR/plugins
-load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop, job-checksum, broadcast-ws, notify-email
+load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop, job-checksum, broadcast-ws, notify-email, presence-memcache
 
 [plugin.sink-jsonl]
 path = $STACK_DIR/events.jsonl
@@ -88,6 +100,12 @@ password_file = $STACK_DIR/smtp-password
 timeout_ms = 3000
 subject_file_uploaded = [ECCR] {actor} uploaded {name} to “{episode}”
 
+[plugin.presence-memcache]
+servers = $(echo $MEMCACHED_PORTS | sed 's/\([0-9]*\)/127.0.0.1:\1/g; s/ /, /g')
+ttl_s = 2
+retry_s = 1
+events = episode_deleted
+
 [outbox]
 grace_ms = 1000
 ; high: the e-mail suite keeps its SMTP server down for a minute, and every
@@ -117,6 +135,9 @@ export ECCR_TEST_JWT_SECRET_FILE="$STACK_DIR/jwt-secret"
 export ECCR_TEST_ECCRCTL="$BUILD/src/ctl/eccrctl"
 export ECCR_TEST_PG_STOP="$STACK_DIR/pg-stop"
 export ECCR_TEST_PG_START="$STACK_DIR/pg-start"
+export ECCR_TEST_MEMCACHED_STOP="$STACK_DIR/memcached-stop"
+export ECCR_TEST_MEMCACHED_START="$STACK_DIR/memcached-start"
+export ECCR_TEST_MEMCACHED_PORTS="$MEMCACHED_PORTS"
 export ECCR_SRCDIR="$SRC"
 export ECCR_TEST_STACK_DIR="$STACK_DIR"
 export ECCR_TEST_BUILD="$BUILD"

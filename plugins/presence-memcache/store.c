@@ -1,0 +1,388 @@
+/* store.c - viewers in memcached, updated with gets + cas.
+ *
+ * Concurrency: each update reads the value with its CAS token, changes it
+ * in memory and writes it back with cas (or add when the key is missing);
+ * a writer that lost the race (EXISTS, NOT_STORED, NOT_FOUND) reads again
+ * and retries, a bounded number of times, so concurrent heartbeats of
+ * different users never overwrite each other.
+ *
+ * Failures: handles are non-blocking with short connect and poll timeouts.
+ * A server that failed (refused, timed out, hung) is skipped by every
+ * thread of the process for retry_s (a circuit breaker per server, shared
+ * by all pooled handles, which each keep their own connection state);
+ * then one request probes it while the others still fail fast.  So while
+ * memcached is down or hung a request spends microseconds here, at most
+ * one request per retry_s waits for a timeout, and presence comes back by
+ * itself when memcached does. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmemcached/memcached.h>
+#include <libmemcached/util.h>
+
+/* CAS rounds before giving up (answered as unavailable). */
+#define CAS_ATTEMPTS 64
+/* How long a request waits for a free handle when all are in use. */
+#define POOL_WAIT_MS 500
+/* A value larger than this is not ours: dropped as damaged. */
+#define VALUE_MAX (1024 * 1024)
+/* Servers a breaker is kept for; more share the last one's. */
+#define SERVERS_MAX 64
+#define SERVER_NAME_MAX 256
+
+struct breaker {
+	char name[SERVER_NAME_MAX];
+	unsigned port;
+	atomic_llong down_until;    /* monotonic ms; 0: up */
+};
+
+struct store {
+	const struct eccr_host *host;
+	memcached_pool_st *pool;
+	int64_t ttl_ms;
+	size_t max_viewers;
+	int64_t retry_ms;
+	int64_t refresh_ms;
+	struct breaker servers[SERVERS_MAX];
+	size_t nservers;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int behave(memcached_st *mc, memcached_behavior_t flag, uint64_t value)
+{
+	return memcached_behavior_set(mc, flag, value) == MEMCACHED_SUCCESS ? 0 : -1;
+}
+
+/* The handle every pooled clone copies. */
+static memcached_st *master_new(const struct eccr_host *host, const struct store_config *cfg)
+{
+	memcached_server_list_st list = memcached_servers_parse(cfg->servers);
+	memcached_st *mc;
+
+	if (list == NULL || memcached_server_list_count(list) == 0) {
+		host->log(host, ECCR_PLUGIN_LOG_ERR,
+		    "servers: \"%s\" names no host:port", cfg->servers);
+		memcached_server_list_free(list);
+		return NULL;
+	}
+	mc = memcached_create(NULL);
+	if (mc == NULL || memcached_server_push(mc, list) != MEMCACHED_SUCCESS ||
+	    behave(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1) != 0 ||
+	    /* Consistent hashing: adding a server moves few keys. */
+	    behave(mc, MEMCACHED_BEHAVIOR_KETAMA, 1) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)cfg->connect_timeout_ms) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)cfg->io_timeout_ms) != 0 ||
+	    behave(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, (uint64_t)cfg->retry_s) != 0) {
+		host->log(host, ECCR_PLUGIN_LOG_ERR, "cannot set up libmemcached for %s",
+		    cfg->servers);
+		memcached_free(mc);
+		mc = NULL;
+	}
+	memcached_server_list_free(list);
+	return mc;
+}
+
+struct store *store_new(const struct eccr_host *host, const struct store_config *cfg)
+{
+	struct store *s = calloc(1, sizeof *s);
+	memcached_st *master;
+
+	if (s == NULL || (master = master_new(host, cfg)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->pool = memcached_pool_create(master, 1, (uint32_t)cfg->pool_size);
+	if (s->pool == NULL) {
+		host->log(host, ECCR_PLUGIN_LOG_ERR, "cannot create a pool of %d handles",
+		    cfg->pool_size);
+		memcached_free(master);
+		free(s);
+		return NULL;
+	}
+	s->host = host;
+	s->ttl_ms = cfg->ttl_ms;
+	s->max_viewers = cfg->max_viewers;
+	s->retry_ms = (int64_t)cfg->retry_s * 1000;
+	s->refresh_ms = cfg->ttl_ms / 10;
+	for (uint32_t i = 0; i < memcached_server_count(master) && i < SERVERS_MAX; i++) {
+		const memcached_instance_st *in = memcached_server_instance_by_position(master, i);
+
+		snprintf(s->servers[i].name, SERVER_NAME_MAX, "%s", memcached_server_name(in));
+		s->servers[i].port = memcached_server_port(in);
+		s->nservers = i + 1;
+	}
+	return s;
+}
+
+void store_free(struct store *s)
+{
+	if (s == NULL)
+		return;
+	memcached_free(memcached_pool_destroy(s->pool));
+	free(s);
+}
+
+void store_outcome_free(struct store_outcome *out)
+{
+	viewers_free(&out->now);
+	viewers_free(&out->expired);
+	viewers_free(&out->left);
+}
+
+/* The breaker of the server that holds key. */
+static struct breaker *breaker_of(struct store *s, memcached_st *mc, const char *key)
+{
+	memcached_return_t rc;
+	const memcached_instance_st *in = memcached_server_by_key(mc, key, strlen(key), &rc);
+	size_t i;
+
+	if (in == NULL || s->nservers == 0)
+		return NULL;
+	for (i = 0; i + 1 < s->nservers; i++)
+		if (s->servers[i].port == memcached_server_port(in) &&
+		    strcmp(s->servers[i].name, memcached_server_name(in)) == 0)
+			break;
+	return &s->servers[i];
+}
+
+/* May this request talk to the server?  While it is down, no; once
+ * retry_s has passed, exactly one request (the one that moves the deadline
+ * on) probes it. */
+static bool breaker_admit(const struct store *s, struct breaker *b)
+{
+	long long until = b ? atomic_load(&b->down_until) : 0;
+	int64_t now;
+
+	if (until == 0)
+		return true;
+	if ((now = mono_ms()) < until)
+		return false;
+	return atomic_compare_exchange_strong(&b->down_until, &until, now + s->retry_ms);
+}
+
+/* After an operation: trip on a failure of the server or the network
+ * (not on a lost race or a refused value), close on success.  The first
+ * failure of an outage and the recovery are logged, not every request. */
+static void breaker_after(struct store *s, struct breaker *b, memcached_st *mc,
+    memcached_return_t rc)
+{
+	if (b == NULL)
+		return;
+	if (!memcached_fatal(rc)) {
+		if (atomic_exchange(&b->down_until, 0) != 0)
+			s->host->log(s->host, ECCR_PLUGIN_LOG_NOTICE, "memcached %s:%u answers again",
+			    b->name, b->port);
+		return;
+	}
+	if (atomic_exchange(&b->down_until, mono_ms() + s->retry_ms) == 0)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
+		    "memcached %s:%u unavailable (%s); trying again every %lld ms", b->name, b->port,
+		    memcached_last_error_message(mc), (long long)s->retry_ms);
+}
+
+static memcached_st *handle(struct store *s)
+{
+	struct timespec wait = { POOL_WAIT_MS / 1000, (POOL_WAIT_MS % 1000) * 1000000L };
+	memcached_return_t rc;
+	memcached_st *mc = memcached_pool_fetch(s->pool, &wait, &rc);
+
+	if (mc == NULL)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "no free memcached handle: %s",
+		    memcached_strerror(NULL, rc));
+	return mc;
+}
+
+/* gets: the value (malloc'd, NULL when the key is missing) and its CAS. */
+static memcached_return_t gets(memcached_st *mc, const char *key, char **val,
+    size_t *len, uint64_t *cas)
+{
+	const char *keys[1] = { key };
+	size_t lens[1] = { strlen(key) };
+	memcached_result_st *r;
+	memcached_return_t rc = memcached_mget(mc, keys, lens, 1);
+	bool oom = false;
+
+	*val = NULL;
+	*len = 0;
+	if (rc != MEMCACHED_SUCCESS)
+		return rc;
+	/* Read to the end so the handle is ready for the next command.  A
+	 * value too large to be ours reads as empty: damaged, overwritten. */
+	while ((r = memcached_fetch_result(mc, NULL, &rc)) != NULL) {
+		size_t n = memcached_result_length(r) <= VALUE_MAX ? memcached_result_length(r) : 0;
+
+		if (*val == NULL && !oom && (*val = malloc(n + 1)) != NULL) {
+			memcpy(*val, memcached_result_value(r), n);
+			(*val)[n] = '\0';
+			*len = n;
+			*cas = memcached_result_cas(r);
+		}
+		oom = *val == NULL;
+		memcached_result_free(r);
+	}
+	if (oom)
+		rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+	else if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS)
+		return MEMCACHED_SUCCESS;
+	free(*val);
+	*val = NULL;
+	return rc;
+}
+
+/* The key outlives its newest entry by one more ttl, so that a heartbeat
+ * or read in that time still finds the expired entries and reports them
+ * (presence_left); memcached counts whole seconds, hence one more.  An
+ * emptied list lives a moment only. */
+static time_t expiry_s(const struct store *s, const struct viewers *vs, int64_t now)
+{
+	int64_t left = viewers_newest(vs) + s->ttl_ms - now;
+
+	if (vs->n == 0 || left <= 0)
+		return 1;
+	return (time_t)((left + s->ttl_ms) / 1000 + 2);
+}
+
+/* Apply op to vs (decoded, pruned) at now; true when it needs writing. */
+static bool apply(struct store *s, enum store_op op, const char *user_id, const char *name,
+    int64_t now, struct store_outcome *out, int *err)
+{
+	const struct viewer *v;
+	int rc;
+
+	*err = 0;
+	switch (op) {
+	case STORE_TOUCH:
+		/* Episode reads are heartbeats too, and frequent: a viewer seen
+		 * within the last tenth of the ttl needs no write, so a busy
+		 * episode's reads cost one memcached round trip, not two. */
+		v = viewers_find(&out->now, user_id);
+		if (v != NULL && now - v->last_ms < s->refresh_ms && strcmp(v->name, name) == 0)
+			return out->expired.n > 0;
+		rc = viewers_touch(&out->now, user_id, name, now, s->max_viewers);
+		if (rc == -2)
+			out->full = true;
+		else if (rc < 0)
+			*err = -1;
+		out->joined = rc == 1;
+		return rc >= 0 || out->expired.n > 0;
+	case STORE_LEAVE:
+		if ((rc = viewers_remove(&out->now, user_id, &out->left)) < 0)
+			*err = -1;
+		return rc == 1 || out->expired.n > 0;
+	default:
+		return out->expired.n > 0;
+	}
+}
+
+/* One read-modify-write round.  1: done; 0: lost a race, retry; -1: error. */
+static int round_trip(struct store *s, memcached_st *mc, const char *key, enum store_op op,
+    const char *user_id, const char *name, struct store_outcome *out, memcached_return_t *rc)
+{
+	char *val, *enc;
+	size_t len, enclen;
+	uint64_t cas = 0;
+	int64_t now = now_ms();
+	int err;
+	bool write;
+
+	store_outcome_free(out);
+	out->joined = out->full = false;
+	if ((*rc = gets(mc, key, &val, &len, &cas)) != MEMCACHED_SUCCESS)
+		return -1;
+	if (val != NULL && viewers_decode(val, len, s->max_viewers, &out->now) != 0)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "%s held no viewers list; starting afresh", key);
+	if (viewers_prune(&out->now, now, s->ttl_ms, &out->expired) < 0)
+		return free(val), -1;
+	write = apply(s, op, user_id, name, now, out, &err);
+	if (err != 0 || !write)
+		return free(val), err == 0 ? 1 : -1;
+	if ((enc = viewers_encode(&out->now, &enclen)) == NULL)
+		return free(val), -1;
+	if (val != NULL)
+		*rc = memcached_cas(mc, key, strlen(key), enc, enclen, expiry_s(s, &out->now, now), 0, cas);
+	else
+		*rc = memcached_add(mc, key, strlen(key), enc, enclen, expiry_s(s, &out->now, now), 0);
+	free(enc);
+	free(val);
+	if (*rc == MEMCACHED_SUCCESS || *rc == MEMCACHED_STORED)
+		return 1;
+	if (*rc == MEMCACHED_DATA_EXISTS || *rc == MEMCACHED_NOTSTORED || *rc == MEMCACHED_NOTFOUND)
+		return 0;
+	return -1;
+}
+
+/* After a lost race, a short random pause spreads the contenders. */
+static void backoff(int attempt)
+{
+	if (attempt >= 2)
+		usleep((useconds_t)(random() % (100 * (attempt < 20 ? attempt : 20))));
+}
+
+int store_update(struct store *s, const char *key, enum store_op op,
+    const char *user_id, const char *name, struct store_outcome *out)
+{
+	memcached_return_t rc = MEMCACHED_SUCCESS;
+	memcached_st *mc = handle(s);
+	struct breaker *b;
+	int r = -1;
+
+	memset(out, 0, sizeof *out);
+	if (mc == NULL)
+		return ECCR_QUERY_UNAVAILABLE;
+	b = breaker_of(s, mc, key);
+	if (!breaker_admit(s, b)) {
+		memcached_pool_release(s->pool, mc);
+		return ECCR_QUERY_UNAVAILABLE;
+	}
+	for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+		if ((r = round_trip(s, mc, key, op, user_id, name, out, &rc)) != 0)
+			break;
+		backoff(attempt);
+	}
+	if (r == 0)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
+		    "%s: still contended after %d CAS rounds", key, CAS_ATTEMPTS);
+	breaker_after(s, b, mc, rc);
+	memcached_pool_release(s->pool, mc);
+	if (r == 1)
+		return ECCR_QUERY_OK;
+	store_outcome_free(out);
+	return ECCR_QUERY_UNAVAILABLE;
+}
+
+void store_forget(struct store *s, const char *key)
+{
+	memcached_st *mc = handle(s);
+	struct breaker *b;
+
+	if (mc == NULL)
+		return;
+	b = breaker_of(s, mc, key);
+	if (breaker_admit(s, b))
+		breaker_after(s, b, mc, memcached_delete(mc, key, strlen(key), 0));
+	memcached_pool_release(s->pool, mc);
+}
