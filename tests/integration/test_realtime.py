@@ -235,6 +235,47 @@ async def test_job_events_reach_the_jobs_room():
     await room.close()
 
 
+async def test_notifications_reach_their_recipient_only():
+    mine, others, in_list = await connect("rt-editor", "editor"), await connect("rt-nobody"), \
+        await connect()
+    await subscribe(mine, "user:rt-editor")
+    await subscribe(others, "user:rt-nobody")
+    await subscribe(in_list, "episodes")
+    ep = create_episode("Notified")   # its creator watches it, and acted
+    f = await next_event(mine, "notification_created")
+    ev = f["event"]
+    assert f["room"] == "user:rt-editor" and ev["resource"]["type"] == "notification", f
+    assert ev["episode_id"] is None and ev["data"]["user_id"] == "rt-editor", ev
+    n = ev["data"]["notification"]
+    assert n["type"] == "episode_created" and n["episode_id"] == ep and n["read_at"] is None, n
+    await nothing_more(others, "another user's room")
+    f = await next_event(in_list, "episode_created")
+    await nothing_more(in_list, "the episodes room (a notification)")
+    for ws in (mine, others, in_list):
+        await ws.close()
+
+
+async def test_presence_reaches_the_episode_room():
+    ep = create_episode("Watched live")
+    ws = await connect()
+    await subscribe(ws, "episode:" + ep)
+    reader = token("rt-reader", "viewer", "Rita Reader")
+    status, body = http("GET", "/episodes/" + ep, reader)
+    assert status == 200 and any(v["user_id"] == "rt-reader" for v in body["viewers"]), body
+    seen = {}
+    while not {"presence_joined", "episode_viewed"} <= set(seen):
+        f = await next_event(ws)
+        seen[f["event"]["type"]] = f["event"]
+    joined = seen["presence_joined"]
+    assert joined["id"] is None and joined["data"]["user_id"] == "rt-reader", joined
+    assert joined["data"]["name"] == "Rita Reader", joined
+    status, _ = http("DELETE", "/presence/episode/" + ep, reader)
+    assert status == 204, status
+    f = await next_event(ws, "presence_left")
+    assert f["event"]["data"]["user_id"] == "rt-reader", f
+    await ws.close()
+
+
 def raw_stalled_client(room):
     """A client that subscribes and then never reads: a tiny receive buffer,
     the handshake and subscribe frame written by hand."""
@@ -430,6 +471,8 @@ TESTS = [
     test_two_hubs_both_deliver,
     test_events_of_one_episode_in_order,
     test_job_events_reach_the_jobs_room,
+    test_notifications_reach_their_recipient_only,
+    test_presence_reaches_the_episode_room,
     test_stalled_client_is_dropped_without_delaying_others,
     test_hub_resumes_after_postgresql_restarts,
     test_sighup_reloads_and_a_broken_file_changes_nothing,
