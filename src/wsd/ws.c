@@ -26,6 +26,7 @@ struct session {
 	struct wsd_client *client;
 	char sub[ECCR_SUB_MAX * 4 + 1];
 	enum eccr_role role;
+	long exp;                 /* the token's exp: the connection ends then */
 	char *rx;                 /* a message arriving in fragments */
 	size_t rxlen;
 	bool rx_too_long, rx_binary;
@@ -177,6 +178,7 @@ static enum eccr_auth_err check_token(struct lws *wsi, struct wsd *w, struct ses
 	if (e == ECCR_AUTH_OK && s) {
 		snprintf(s->sub, sizeof s->sub, "%s", who.sub);
 		s->role = who.role;
+		s->exp = who.exp;
 	}
 	return e;
 }
@@ -199,6 +201,21 @@ static int confirm_upgrade(struct lws *wsi, struct wsd *w)
 	return 0;
 }
 
+/* A connection lives no longer than its token (exp, with the same leeway
+ * the handshake allowed): the client reconnects with a fresh one, so a
+ * revoked user's access ends when their last token does. */
+static void expire_at_token_end(struct lws *wsi, struct wsd *w, struct session *s)
+{
+	long left;
+
+	if (s->exp <= 0)
+		return;
+	left = s->exp + w->cfg.auth.leeway_s - (long)time(NULL);
+	if (left < 1)
+		left = 1;
+	lws_set_timer_usecs(wsi, (lws_usec_t)left * LWS_USEC_PER_SEC);
+}
+
 static int established(struct lws *wsi, struct wsd *w, struct session *s)
 {
 	int fd = lws_get_socket_fd(wsi), size = SOCKET_SNDBUF;
@@ -209,6 +226,7 @@ static int established(struct lws *wsi, struct wsd *w, struct session *s)
 	if (!s->client)
 		return -1;
 	w->connections++;
+	expire_at_token_end(wsi, w, s);
 	return 0;
 }
 
@@ -310,6 +328,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return writable(wsi, s);
+	case LWS_CALLBACK_TIMER: {
+		static const char why[] = "token expired";
+
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    (unsigned char *)why, sizeof why - 1);
+		return -1;
+	}
 	case LWS_CALLBACK_CLOSED:
 		if (s->client) {
 			wsd_client_free(w->hub, s->client);

@@ -8,6 +8,8 @@ Each test prints "ok NAME" or "FAIL NAME: why"; the exit status is 1 if
 any failed.
 """
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -276,6 +278,36 @@ async def test_presence_reaches_the_episode_room():
     await ws.close()
 
 
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def token_expiring_in(sub, seconds, leeway=60):
+    """An HS256 token whose exp lies `leeway - seconds` in the past: still
+    accepted thanks to the leeway, and over in `seconds`."""
+    with open(os.environ["ECCR_TEST_JWT_SECRET_FILE"], "rb") as f:
+        secret = f.read().rstrip(b"\n")
+    now = int(time.time())
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps({"sub": sub, "role": "viewer", "iat": now - 120,
+                              "exp": now - leeway + seconds}).encode())
+    sig = hmac.new(secret, (head + "." + body).encode(), hashlib.sha256).digest()
+    return head + "." + body + "." + b64url(sig)
+
+
+async def test_connection_ends_with_its_token():
+    ws = await websockets.connect(HUBS[0] + "?token=" + token_expiring_in("rt-brief", 2))
+    await subscribe(ws, "episodes")
+    t0 = time.monotonic()
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), PATIENCE_S)
+    except websockets.exceptions.ConnectionClosed as e:
+        assert e.code == 1008 and "expired" in e.reason, (e.code, e.reason)
+    took = time.monotonic() - t0
+    assert 0.5 < took < 5, "closed after %.1f s" % took
+
+
 def raw_stalled_client(room):
     """A client that subscribes and then never reads: a tiny receive buffer,
     the handshake and subscribe frame written by hand."""
@@ -477,6 +509,7 @@ TESTS = [
     test_hub_resumes_after_postgresql_restarts,
     test_sighup_reloads_and_a_broken_file_changes_nothing,
     test_metrics_for_admins_only,
+    test_connection_ends_with_its_token,
 ]
 
 
