@@ -110,35 +110,11 @@ static bool parse_list_query(struct eccr_ctx *c, const char **unread, int64_t *l
 	return parse_cursor(c, seq) && eccr_no_unknown_query(c);
 }
 
-static void send_page(struct eccr_ctx *c, int64_t limit, PGresult *res)
+/* The raw cursor that continues after row i: "<code>|<seq>". */
+static int cursor_of(const PGresult *res, int i, const void *arg, char *raw, size_t rawlen)
 {
-	struct eccr_buf *b = &c->scratch;
-	int rows = PQntuples(res), shown = rows > limit ? (int)limit : rows;
-
-	eccr_buf_reset(b);
-	eccr_buf_adds(b, "{\"items\":[");
-	for (int i = 0; i < shown; i++) {
-		if (i)
-			eccr_buf_addc(b, ',');
-		eccr_buf_adds(b, PQgetvalue(res, i, 0));
-	}
-	eccr_buf_adds(b, "],\"next_cursor\":");
-	if (rows > limit) {
-		char raw[CURSOR_MAX], enc[CURSOR_MAX * 4 / 3 + 4];
-		int n = snprintf(raw, sizeof raw, "%c|%s", CURSOR_CODE,
-		    PQgetvalue(res, shown - 1, 1));
-
-		eccr_b64url_encode((const unsigned char *)raw, (size_t)n, enc);
-		eccr_buf_printf(b, "\"%s\"", enc);
-	} else {
-		eccr_buf_adds(b, "null");
-	}
-	eccr_buf_addc(b, '}');
-	if (b->oom) {
-		eccr_problem(&c->req, 500, "internal", "internal error");
-		return;
-	}
-	eccr_resp_json(&c->req, 200, b->p, b->len);
+	(void)arg;
+	return snprintf(raw, rawlen, "%c|%s", CURSOR_CODE, PQgetvalue(res, i, 1));
 }
 
 void eccr_notifications_list(struct eccr_ctx *c)
@@ -161,27 +137,33 @@ void eccr_notifications_list(struct eccr_ctx *c)
 		eccr_db_problem(c, e);
 		return;
 	}
-	send_page(c, lim, res);
+	eccr_send_page(c, res, (long)lim, cursor_of, NULL);
 	PQclear(res);
 }
 
-void eccr_notifications_unread_count(struct eccr_ctx *c)
+/* {"<key>":<the one value st returns for the caller>} */
+static void send_count(struct eccr_ctx *c, struct eccr_stmt *st, const char *key)
 {
 	const char *params[1] = { c->req.who.sub };
-	char body[48];
+	char body[64];
 	PGresult *res;
 	enum eccr_db_err e;
 	int n;
 
 	if (!eccr_no_unknown_query(c))
 		return;
-	if ((e = eccr_db_exec(c->db, &st_unread, params, &res)) != ECCR_DB_OK) {
+	if ((e = eccr_db_exec(c->db, st, params, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);
 		return;
 	}
-	n = snprintf(body, sizeof body, "{\"count\":%s}", PQgetvalue(res, 0, 0));
+	n = snprintf(body, sizeof body, "{\"%s\":%s}", key, PQgetvalue(res, 0, 0));
 	eccr_resp_json(&c->req, 200, body, (size_t)n);
 	PQclear(res);
+}
+
+void eccr_notifications_unread_count(struct eccr_ctx *c)
+{
+	send_count(c, &st_unread, "count");
 }
 
 void eccr_notifications_read(struct eccr_ctx *c)
@@ -207,21 +189,7 @@ void eccr_notifications_read(struct eccr_ctx *c)
 
 void eccr_notifications_read_all(struct eccr_ctx *c)
 {
-	const char *params[1] = { c->req.who.sub };
-	char body[48];
-	PGresult *res;
-	enum eccr_db_err e;
-	int n;
-
-	if (!eccr_no_unknown_query(c))
-		return;
-	if ((e = eccr_db_exec(c->db, &st_read_all, params, &res)) != ECCR_DB_OK) {
-		eccr_db_problem(c, e);
-		return;
-	}
-	n = snprintf(body, sizeof body, "{\"updated\":%s}", PQgetvalue(res, 0, 0));
-	eccr_resp_json(&c->req, 200, body, (size_t)n);
-	PQclear(res);
+	send_count(c, &st_read_all, "updated");
 }
 
 void eccr_notifications_delete(struct eccr_ctx *c)
