@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "storage_impl.h"
+#include "util.h"
 
 #define IO_CHUNK 65536
 
@@ -64,20 +65,8 @@ static int local_writer_open(struct eccr_storage *st, const char *key, const cha
 static int local_write(struct eccr_storage_writer *base, const void *data, size_t n)
 {
 	struct local_writer *w = (struct local_writer *)base;
-	const char *p = data;
 
-	while (n > 0) {
-		ssize_t k = write(w->fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	return eccr_write_all(w->fd, data, n);
 }
 
 static void local_abort(struct eccr_storage_writer *base)

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "sigv4.h"
 #include "storage_impl.h"
+#include "util.h"
 
 #define CONNECT_TIMEOUT_MS 5000L
 #define SMALL_TIMEOUT_MS 30000L    /* HEAD and DELETE */
@@ -414,23 +415,11 @@ static int s3_writer_open(struct eccr_storage *st, const char *key, const char *
 static int s3_write(struct eccr_storage_writer *base, const void *data, size_t n)
 {
 	struct s3_writer *w = (struct s3_writer *)base;
-	const char *p = data;
 
 	if (EVP_DigestUpdate(w->sha, data, n) != 1)
 		return EIO;
 	w->size += (int64_t)n;
-	while (n > 0) {
-		ssize_t k = write(w->fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	return eccr_write_all(w->fd, data, n);
 }
 
 static int s3_commit(struct eccr_storage_writer *base)

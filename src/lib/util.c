@@ -432,6 +432,24 @@ bool eccr_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 
 /* Read up to size bytes; returns 0 or an errno value.  *got may end short
  * of size if the file shrank meanwhile. */
+int eccr_write_all(int fd, const void *data, size_t n)
+{
+	const char *p = data;
+	ssize_t k;
+
+	while (n > 0) {
+		k = write(fd, p, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 static int read_all(int fd, char *p, size_t size, size_t *got)
 {
 	ssize_t n;

@@ -65,4 +65,7 @@ bool eccr_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
  * EINVAL when not a regular file). */
 int eccr_read_file(const char *path, size_t max, char **out, size_t *len);
 
+/* write(2) all n bytes, again after EINTR and short writes: 0 or errno. */
+int eccr_write_all(int fd, const void *data, size_t n);
+
 #endif
