@@ -335,6 +335,16 @@ static int round_trip(struct store *s, memcached_st *mc, const char *key, enum s
 	return -1;
 }
 
+/* A pooled connection the server closed (it restarted since the handle
+ * was last used) fails its next command at once; libmemcached reconnects
+ * on the one after.  That is worth one immediate retry, not a tripped
+ * breaker.  Timeouts are not retried: they are what a hung server costs. */
+static bool stale_connection(memcached_return_t rc)
+{
+	return rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_UNKNOWN_READ_FAILURE ||
+	    rc == MEMCACHED_WRITE_FAILURE || rc == MEMCACHED_READ_FAILURE;
+}
+
 /* After a lost race, a short random pause spreads the contenders. */
 static void backoff(int attempt)
 {
@@ -358,8 +368,11 @@ int store_update(struct store *s, const char *key, enum store_op op,
 		memcached_pool_release(s->pool, mc);
 		return ECCR_QUERY_UNAVAILABLE;
 	}
-	for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-		if ((r = round_trip(s, mc, key, op, user_id, name, out, &rc)) != 0)
+	for (int attempt = 0, retried = 0; attempt < CAS_ATTEMPTS; attempt++) {
+		r = round_trip(s, mc, key, op, user_id, name, out, &rc);
+		if (r < 0 && stale_connection(rc) && !retried++)
+			continue;
+		if (r != 0)
 			break;
 		backoff(attempt);
 	}

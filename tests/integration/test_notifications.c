@@ -22,19 +22,22 @@
 /* ------------------------------------------------------------ users */
 
 struct user {
-	char id[64], email[96], *tok;
+	char id[64], email[96], tok[2048];
 };
 
 /* A user named id-<tag>, with an e-mail address unless email is false. */
 static void user(struct user *u, const char *id, const char *name, const char *role, bool email)
 {
-	char err[256];
+	char err[256], *tok;
 
 	snprintf(u->id, sizeof u->id, "%s-%s", id, uniq());
 	snprintf(u->email, sizeof u->email, "%s@test.invalid", u->id);
-	u->tok = eccr_auth_mint(test_config(), u->id, role, name, email ? u->email : NULL,
+	tok = eccr_auth_mint(test_config(), u->id, role, name, email ? u->email : NULL,
 	    3600, time(NULL), err, sizeof err);
-	cr_assert_not_null(u->tok, "%s", err);
+	cr_assert_not_null(tok, "%s", err);
+	cr_assert_lt(strlen(tok), sizeof u->tok);
+	strcpy(u->tok, tok);
+	free(tok);
 }
 
 /* ------------------------------------------------------------ API helpers */

@@ -487,6 +487,32 @@ Test(presence_outage, episode_reads_go_on_and_presence_recovers_by_itself,
 	free(tg);
 }
 
+/* memcached restarted between two requests: the pooled connections to it
+ * are dead, and the next request must still be served (reconnecting), not
+ * answered 503 until the breaker's retry interval has passed. */
+Test(presence_outage, a_restarted_memcached_serves_the_very_next_requests,
+    .timeout = 60, .fini = memcached_back)
+{
+	char ids[6][37];
+	const char *hal = user("hal");
+	char *th = token_for(hal, "viewer");
+	int i, round;
+
+	for (i = 0; i < 6; i++)
+		create(ids[i]);
+	/* Every eccr-fcgi thread's handle gets connections to both servers. */
+	for (round = 0; round < 4; round++)
+		for (i = 0; i < 6; i++)
+			cr_assert_eq(heartbeat(ids[i], th), 204);
+	memcached("ECCR_TEST_MEMCACHED_STOP");
+	memcached("ECCR_TEST_MEMCACHED_START");
+	for (round = 0; round < 4; round++)
+		for (i = 0; i < 6; i++)
+			cr_assert_eq(heartbeat(ids[i], th), 204,
+			    "heartbeat %d after the restart was refused", round * 6 + i + 1);
+	free(th);
+}
+
 /* SIGSTOP or SIGCONT to every memcached of the stack: a hung server, which
  * accepts connections and never answers. */
 static void memcached_signal(int sig)
