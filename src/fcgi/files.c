@@ -336,6 +336,11 @@ static bool read_raw(struct upload *u)
 		if (upload_data(u, buf, (size_t)n) != 0)
 			break;
 	free(buf);
+	if (u->status == 0 && !eccr_req_stream_complete(&u->c->req)) {
+		/* Never keep a cut-short upload as a complete file. */
+		u->status = 400;
+		u->why = "the body ended before its Content-Length";
+	}
 	return u->status == 0;
 }
 
@@ -655,6 +660,13 @@ void eccr_files_url(struct eccr_ctx *c)
 		return;
 	expires = (int64_t)time(NULL) + ttl;
 	expiry_text(expires, at);
+	/* Signed before the event is written: no file_download for a URL
+	 * that was never issued. */
+	eccr_buf_reset(b);
+	eccr_buf_adds(b, "{\"url\":\"");
+	if (!object_url(c, "GET", id, key, ttl, expires, b))
+		return;
+	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
 	p[0] = id;
 	p[1] = c->req.who.sub;
 	p[2] = c->req.who.name;
@@ -673,12 +685,7 @@ void eccr_files_url(struct eccr_ctx *c)
 		}
 		return;
 	}
-	eccr_buf_reset(b);
-	eccr_buf_adds(b, "{\"url\":\"");
-	if (object_url(c, "GET", id, key, ttl, expires, b)) {
-		eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
-		eccr_resp_json(&c->req, 200, b->p, b->len);
-	}
+	eccr_resp_json(&c->req, 200, b->p, b->len);
 	eccr_event_committed(c, res, 0, 0);
 	PQclear(res);
 }
@@ -689,7 +696,7 @@ void eccr_files_direct(struct eccr_ctx *c)
 {
 	static const char *const allowed[] = { "name", "content_type", "size_bytes", NULL };
 	struct eccr_valid v = { 0 };
-	char ep[37], id[37], key[ECCR_STORAGE_KEY_MAX], size[24], at[25];
+	char ep[37], id[37], key[ECCR_STORAGE_KEY_MAX], size[24], at[25], *url;
 	const char *name = NULL, *type = NULL, *p[10];
 	size_t nlen = 0, tlen = 0;
 	int64_t bytes = 0, expires, ttl;
@@ -698,7 +705,7 @@ void eccr_files_direct(struct eccr_ctx *c)
 	enum eccr_db_err e;
 	struct eccr_buf *b = &c->scratch;
 
-	if (!eccr_capture_uuid(c, 0, ep) || !eccr_no_unknown_query(c) ||
+	if (!eccr_capture_uuid(c, 0, ep) || !expires_in(c, &ttl) || !eccr_no_unknown_query(c) ||
 	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !eccr_read_json_object(c))
 		return;
 	eccr_json_only_fields(&v, c->body, allowed);
@@ -721,10 +728,18 @@ void eccr_files_direct(struct eccr_ctx *c)
 		eccr_problem_valid(&c->req, &v);
 		return;
 	}
-	if (!expires_in(c, &expires))
-		return;
 	if (!eccr_uuid_v4(id) || !eccr_storage_key(ep, id, key)) {
 		eccr_problem(&c->req, 500, "internal", "cannot start the upload");
+		return;
+	}
+	/* The URL first: a store that cannot sign leaves no pending row. */
+	expires = (int64_t)time(NULL) + ttl;
+	expiry_text(expires, at);
+	eccr_buf_reset(b);
+	if (!object_url(c, "PUT", id, key, ttl, expires, b))
+		return;
+	if ((url = strndup(b->p, b->len)) == NULL) {
+		eccr_problem(&c->req, 503, "unavailable", "out of memory");
 		return;
 	}
 	snprintf(size, sizeof size, "%lld", (long long)bytes);
@@ -733,23 +748,22 @@ void eccr_files_direct(struct eccr_ctx *c)
 	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
 	    (e = eccr_db_exec(c->db, &st_insert, p, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);
+		free(url);
 		return;
 	}
 	if (PQntuples(res) == 0) {
 		eccr_problem(&c->req, 404, "not_found", "episode %s not found", ep);
 		PQclear(res);
+		free(url);
 		return;
 	}
-	ttl = expires;
-	expires += (int64_t)time(NULL);
-	expiry_text(expires, at);
 	eccr_buf_reset(b);
 	eccr_buf_adds(b, "{\"file\":");
 	eccr_buf_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	eccr_buf_adds(b, ",\"upload_url\":\"");
+	eccr_buf_adds(b, url);
 	PQclear(res);
-	if (!object_url(c, "PUT", id, key, ttl, expires, b))
-		return;
+	free(url);
 	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
 	eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, id);
 	eccr_resp_json(&c->req, 201, b->p, b->len);

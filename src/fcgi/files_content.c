@@ -204,7 +204,10 @@ void eccr_files_content_put(struct eccr_ctx *c)
 			e = got > declared ? EFBIG : eccr_storage_write(w, buf, (size_t)n);
 		}
 		free(buf);
-		if (e == EFBIG) {
+		if (e == 0 && !eccr_req_stream_complete(&c->req)) {
+			eccr_storage_abort(w);
+			eccr_problem(&c->req, 400, "bad_request", "the body ended before its Content-Length");
+		} else if (e == EFBIG) {
 			eccr_storage_abort(w);
 			eccr_problem(&c->req, 413, "payload_too_large",
 			    "the body is larger than the declared size_bytes (%lld)", (long long)declared);

@@ -78,6 +78,7 @@ static void req_reset(struct eccr_req *r, FCGX_Request *fcgx)
 	r->fcgx = fcgx;
 	r->nquery = 0;
 	r->body_read = false;
+	r->streamed = 0;
 	r->authenticated = false;
 	memset(&r->who, 0, sizeof r->who);
 	memset(&r->match, 0, sizeof r->match);
@@ -355,7 +356,20 @@ int eccr_req_read_chunk(struct eccr_req *r, char *buf, int n)
 {
 	int got = FCGX_GetStr(buf, n, r->fcgx->in);
 
-	return got < 0 ? 0 : got;
+	if (got < 0)
+		got = 0;
+	r->streamed += got;
+	return got;
+}
+
+bool eccr_req_stream_complete(const struct eccr_req *r)
+{
+	const char *cl = eccr_req_param(r, "CONTENT_LENGTH");
+	int64_t declared;
+
+	if (cl == NULL || *cl == '\0' || !eccr_parse_i64(cl, 0, INT64_MAX, &declared))
+		return true;
+	return r->streamed >= declared;
 }
 
 void eccr_resp_stream_begin(struct eccr_req *r, int status, const char *content_type,

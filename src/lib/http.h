@@ -38,6 +38,7 @@ struct eccr_req {
 	size_t nquery;
 	struct eccr_buf body;
 	bool body_read;
+	int64_t streamed;            /* body bytes eccr_req_read_chunk returned */
 	struct eccr_principal who;
 	bool authenticated;
 	struct eccr_route_match match;
@@ -72,6 +73,10 @@ enum eccr_body_err eccr_req_read_body(struct eccr_req *r, int64_t max);
 /* Streamed request bodies (uploads): up to n bytes into buf; returns the
  * count, 0 at the end of the body. */
 int eccr_req_read_chunk(struct eccr_req *r, char *buf, int n);
+/* After the last chunk: false when the body ended before its declared
+ * CONTENT_LENGTH (the client went away mid-upload).  A body without a
+ * declared length is taken as complete. */
+bool eccr_req_stream_complete(const struct eccr_req *r);
 
 /* Content-Type is application/json (or +json), parameters ignored. */
 bool eccr_req_is_json(const struct eccr_req *r);

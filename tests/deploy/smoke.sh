@@ -266,6 +266,20 @@ scenario() {
 	fid=$(curl -fsS -H "$auth" -H 'Content-Type: application/octet-stream' \
 		--data-binary @"$STACK_DIR/upload.bin" "$api/episodes/$ep/files?name=smoke.bin" | jq -r .id)
 	[ -n "$fid" ] && [ "$fid" != null ] || fail "upload"
+	# A client that goes away mid-upload leaves no file, whether the server
+	# buffers the body (lighttpd, Apache) or streams it (nginx).
+	/usr/bin/python3 - "$HTTP_PORT" "/api/v1/episodes/$ep/files?name=cut.bin" "$token" <<'EOP'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/octet-stream\r\nContent-Length: 300000\r\n\r\n"
+           % (sys.argv[2], sys.argv[3])).encode() + b"x" * 100000)
+time.sleep(0.3)
+s.close()
+EOP
+	sleep 0.5
+	[ "$(curl -fsS -H "$auth" "$api/episodes/$ep/files" | jq '[.items[] | select(.name == "cut.bin")] | length')" = 0 ] ||
+		fail "a cut-short upload was kept as a file"
 	url=$(curl -fsS -H "$auth" "$api/files/$fid/url" | jq -r .url)
 	curl -fsS -o "$STACK_DIR/download.bin" "$url" || fail "download"
 	cmp -s "$STACK_DIR/upload.bin" "$STACK_DIR/download.bin" || fail "downloaded bytes differ"

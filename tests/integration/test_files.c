@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -410,4 +411,33 @@ Test(files, list_pages_in_upload_order)
 	r = http_json("GET", path, tok_viewer(), NULL);
 	assert_problem(r, 400, "bad_request");
 	resp_free(r);
+}
+
+Test(files, direct_upload_url_lifetime)
+{
+	char ep[37], path[256];
+	struct resp *r;
+	json_object *at;
+	struct tm tm;
+	time_t expires;
+
+	episode_create(tok_editor(), "{\"title\":\"with files\"}", ep);
+	snprintf(path, sizeof path, "/episodes/%s/files/uploads?expires_in=60", ep);
+	r = http_json("POST", path, tok_editor(),
+	    "{\"name\":\"short.txt\",\"content_type\":\"text/plain\",\"size_bytes\":1}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert(json_object_object_get_ex(r->json, "expires_at", &at));
+	memset(&tm, 0, sizeof tm);
+	cr_assert_not_null(strptime(json_object_get_string(at), "%Y-%m-%dT%H:%M:%S", &tm));
+	expires = timegm(&tm);
+	cr_assert(expires > time(NULL) + 50 && expires <= time(NULL) + 61,
+	    "expires_at %s is not a minute away", json_object_get_string(at));
+	resp_free(r);
+	snprintf(path, sizeof path, "/episodes/%s/files/uploads?expires_in=0", ep);
+	r = http_json("POST", path, tok_editor(),
+	    "{\"name\":\"short.txt\",\"content_type\":\"text/plain\",\"size_bytes\":1}");
+	assert_problem(r, 400, "bad_request");
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT count(*) FROM files WHERE episode_id = $1::uuid", ep), 1,
+	    "a refused request left a row");
 }
