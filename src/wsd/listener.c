@@ -90,6 +90,19 @@ static bool seen_before(struct wsd_listener *l, int64_t id)
 	return false;
 }
 
+/* "1042" -> 1042; anything but a positive decimal -> -1. */
+static int64_t outbox_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (*s < '1' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return errno == 0 && *end == '\0' ? (int64_t)v : -1;
+}
+
 /* The outbox id of an envelope; 0 for a transient event (its "id" is null:
  * it never was in the outbox); -1 when the text is not an envelope. */
 static int64_t envelope_id(const char *text, size_t len)
@@ -103,7 +116,7 @@ static int64_t envelope_id(const char *text, size_t len)
 		if (v == NULL)
 			id = 0;
 		else if (json_object_is_type(v, json_type_string))
-			id = strtoll(json_object_get_string(v), NULL, 10);
+			id = outbox_id(json_object_get_string(v));
 	}
 	json_object_put(o);
 	return id;
