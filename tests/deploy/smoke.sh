@@ -144,10 +144,11 @@ EOC
 	SERVER_PID=$!
 }
 
-start_apache() {
-	start_fcgi spawn-fcgi
-	substitute "$SRC/etc/apache2/eccr.conf" >"$STACK_DIR/apache-site.conf"
-	cat >"$STACK_DIR/apache.conf" <<EOC
+# Apache with the site in $STACK_DIR/apache-site.conf; the arguments are
+# the lines (modules, settings) one variant adds to the common ones.
+apache_run() {
+	{
+		cat <<EOC
 ServerRoot /etc/apache2
 PidFile $STACK_DIR/apache.pid
 Listen 127.0.0.1:$HTTP_PORT
@@ -157,15 +158,23 @@ User www-data
 Group www-data
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule setenvif_module /usr/lib/apache2/modules/mod_setenvif.so
 LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
 LoadModule proxy_wstunnel_module /usr/lib/apache2/modules/mod_proxy_wstunnel.so
-Include $STACK_DIR/apache-site.conf
 EOC
+		printf '%s\n' "$@"
+		echo "Include $STACK_DIR/apache-site.conf"
+	} >"$STACK_DIR/apache.conf"
 	APACHE_RUN_DIR="$STACK_DIR" apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND \
 		>>"$STACK_DIR/apache-error.log" 2>&1 &
 	SERVER_PID=$!
+}
+
+start_apache() {
+	start_fcgi spawn-fcgi
+	substitute "$SRC/etc/apache2/eccr.conf" >"$STACK_DIR/apache-site.conf"
+	apache_run \
+		"LoadModule setenvif_module /usr/lib/apache2/modules/mod_setenvif.so" \
+		"LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so"
 }
 
 # mod_fcgid starts eccr-fcgi as Apache's user (www-data), which must read
@@ -184,29 +193,13 @@ start_apache_fcgid() {
 	chmod 775 "$STACK_DIR"
 	sed -e "s|/usr/local/sbin/eccr-fcgi|$STACK_DIR/bin/eccr-fcgi|g" "$SRC/etc/apache2/eccr-fcgid.conf" |
 		substitute /dev/stdin >"$STACK_DIR/apache-site.conf"
-	cat >"$STACK_DIR/apache.conf" <<EOC
-ServerRoot /etc/apache2
-PidFile $STACK_DIR/apache.pid
-Listen 127.0.0.1:$HTTP_PORT
-ErrorLog $STACK_DIR/apache-error.log
-LogLevel warn
-User www-data
-Group www-data
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
-LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_wstunnel_module /usr/lib/apache2/modules/mod_proxy_wstunnel.so
-FcgidIPCDir $STACK_DIR/fcgid
-FcgidProcessTableFile $STACK_DIR/fcgid/shm
-FcgidInitialEnv ASAN_OPTIONS "$ASAN_OPTIONS"
-FcgidInitialEnv UBSAN_OPTIONS "$UBSAN_OPTIONS"
-Include $STACK_DIR/apache-site.conf
-EOC
-	APACHE_RUN_DIR="$STACK_DIR" apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND \
-		>>"$STACK_DIR/apache-error.log" 2>&1 &
-	SERVER_PID=$!
+	apache_run \
+		"LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so" \
+		"LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so" \
+		"FcgidIPCDir $STACK_DIR/fcgid" \
+		"FcgidProcessTableFile $STACK_DIR/fcgid/shm" \
+		"FcgidInitialEnv ASAN_OPTIONS \"$ASAN_OPTIONS\"" \
+		"FcgidInitialEnv UBSAN_OPTIONS \"$UBSAN_OPTIONS\""
 }
 
 wait_up() {
