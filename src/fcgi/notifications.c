@@ -166,7 +166,10 @@ void eccr_notifications_unread_count(struct eccr_ctx *c)
 	send_count(c, &st_unread, "count");
 }
 
-void eccr_notifications_read(struct eccr_ctx *c)
+/* Run st on (the notification in the path, the caller).  NULL, with the
+ * problem queued, on a bad id, a database error, or when st touched no row
+ * (none, or another user's: both 404). */
+static PGresult *own_notification(struct eccr_ctx *c, struct eccr_stmt *st)
 {
 	char id[37];
 	const char *params[2] = { id, c->req.who.sub };
@@ -174,16 +177,26 @@ void eccr_notifications_read(struct eccr_ctx *c)
 	enum eccr_db_err e;
 
 	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c))
-		return;
-	if ((e = eccr_db_exec(c->db, &st_read, params, &res)) != ECCR_DB_OK) {
+		return NULL;
+	if ((e = eccr_db_exec(c->db, st, params, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);
-		return;
+		return NULL;
 	}
-	if (PQntuples(res) == 0)
+	if (PQntuples(res) == 0 && strcmp(PQcmdTuples(res), "0") == 0) {
 		eccr_problem(&c->req, 404, "not_found", "notification %s not found", id);
-	else
-		eccr_resp_json(&c->req, 200, PQgetvalue(res, 0, 0),
-		    (size_t)PQgetlength(res, 0, 0));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+void eccr_notifications_read(struct eccr_ctx *c)
+{
+	PGresult *res = own_notification(c, &st_read);
+
+	if (res == NULL)
+		return;
+	eccr_resp_json(&c->req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	PQclear(res);
 }
 
@@ -194,20 +207,10 @@ void eccr_notifications_read_all(struct eccr_ctx *c)
 
 void eccr_notifications_delete(struct eccr_ctx *c)
 {
-	char id[37];
-	const char *params[2] = { id, c->req.who.sub };
-	PGresult *res;
-	enum eccr_db_err e;
+	PGresult *res = own_notification(c, &st_delete);
 
-	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c))
+	if (res == NULL)
 		return;
-	if ((e = eccr_db_exec(c->db, &st_delete, params, &res)) != ECCR_DB_OK) {
-		eccr_db_problem(c, e);
-		return;
-	}
-	if (strcmp(PQcmdTuples(res), "0") == 0)
-		eccr_problem(&c->req, 404, "not_found", "notification %s not found", id);
-	else
-		eccr_resp_empty(&c->req, 204);
+	eccr_resp_empty(&c->req, 204);
 	PQclear(res);
 }
