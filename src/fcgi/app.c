@@ -33,7 +33,7 @@ bool eccr_authenticate(struct eccr_ctx *c)
 		e = eccr_auth_remote_user(c->app->auth,
 		    eccr_req_param(r, "REMOTE_USER"), &r->who);
 	else
-		e = eccr_auth_bearer(c->app->auth,
+		e = eccr_auth_bearer_memo(c->app->auth, &c->auth_memo,
 		    eccr_req_param(r, "HTTP_AUTHORIZATION"), time(NULL), &r->who);
 	if (e == ECCR_AUTH_OK) {
 		r->authenticated = true;

@@ -42,6 +42,7 @@ struct eccr_ctx {
 	/* users already upserted by this thread (hash of their claims) */
 	uint64_t user_seen[ECCR_USER_CACHE];
 	unsigned user_next;
+	struct eccr_auth_memo auth_memo;   /* tokens this thread verified */
 };
 
 typedef void (*eccr_handler_fn)(struct eccr_ctx *c);

@@ -6,12 +6,14 @@
  * auth.jwt_algorithms, and choose the key by algorithm family.  That closes
  * the classic confusion attack where an HS256 token is "verified" with the
  * RSA public key used as the HMAC secret. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 #include <jwt.h>
+#include <openssl/crypto.h>
 
 #include "auth.h"
 #include "util.h"
@@ -554,6 +556,59 @@ enum eccr_auth_err eccr_auth_bearer(const struct eccr_auth *auth,
 	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
 	return verify_copy(auth, p, n, now, out);
+}
+
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	while (n--)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+enum eccr_auth_err eccr_auth_bearer_memo(const struct eccr_auth *auth,
+    struct eccr_auth_memo *memo, const char *authorization, time_t now,
+    struct eccr_principal *out)
+{
+	size_t n = authorization ? strlen(authorization) : 0, i;
+	uint64_t h;
+	enum eccr_auth_err e;
+
+	if (n == 0 || n > ECCR_AUTH_MEMO_TOKEN_MAX)
+		return eccr_auth_bearer(auth, authorization, now, out);
+	if (memo->auth != auth) {
+		memset(memo, 0, sizeof *memo);
+		memo->auth = auth;
+	}
+	h = fnv1a64(authorization, n);
+	for (i = 0; i < ECCR_AUTH_MEMO_SLOTS; i++) {
+		/* Compared in constant time: the header of another caller must
+		 * not be guessable byte by byte from response times. */
+		if (memo->slot[i].len == n && memo->slot[i].hash == h &&
+		    CRYPTO_memcmp(memo->slot[i].header, authorization, n) == 0) {
+			if (now < memo->slot[i].valid_from || now > memo->slot[i].valid_until)
+				break;   /* outside the proven window: verify again */
+			*out = memo->slot[i].who;
+			return ECCR_AUTH_OK;
+		}
+	}
+	e = eccr_auth_bearer(auth, authorization, now, out);
+	if (e != ECCR_AUTH_OK || out->exp <= 0) {
+		if (i < ECCR_AUTH_MEMO_SLOTS)
+			memo->slot[i].len = 0;
+		return e;
+	}
+	i = i < ECCR_AUTH_MEMO_SLOTS ? i : memo->next++ % ECCR_AUTH_MEMO_SLOTS;
+	memo->slot[i].hash = h;
+	memo->slot[i].len = n;
+	memcpy(memo->slot[i].header, authorization, n);
+	memo->slot[i].who = *out;
+	memo->slot[i].valid_from = now;
+	/* exp may be as large as a long holds: never overflow adding the leeway. */
+	memo->slot[i].valid_until = out->exp > LONG_MAX - auth->leeway ? (time_t)LONG_MAX :
+	    (time_t)(out->exp + auth->leeway);
+	return e;
 }
 
 enum eccr_auth_err eccr_auth_remote_user(const struct eccr_auth *auth,

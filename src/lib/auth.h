@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "config.h"
@@ -54,6 +55,32 @@ void eccr_auth_free(struct eccr_auth *auth);
  * NULL) at time now.  Thread-safe. */
 enum eccr_auth_err eccr_auth_bearer(const struct eccr_auth *auth,
     const char *authorization, time_t now, struct eccr_principal *out);
+
+/* A small memo of tokens verified by one thread.  A client sends the same
+ * token with every request, and verifying it (base64, two JSON documents,
+ * an HMAC or a signature) costs more than the rest of a cached read.  An
+ * entry is keyed by the exact header value and answers only inside the
+ * window the full check established (from the time it passed to exp plus
+ * the leeway), so the memo never accepts a token the verifier would refuse
+ * at that moment.  Zero-initialise it; one per thread, never shared. */
+#define ECCR_AUTH_MEMO_SLOTS 8
+#define ECCR_AUTH_MEMO_TOKEN_MAX 1024
+struct eccr_auth_memo {
+	struct {
+		uint64_t hash;
+		size_t len;                  /* 0: empty slot */
+		char header[ECCR_AUTH_MEMO_TOKEN_MAX];
+		struct eccr_principal who;
+		time_t valid_from, valid_until;
+	} slot[ECCR_AUTH_MEMO_SLOTS];
+	unsigned next;
+	const struct eccr_auth *auth;    /* the verifier the entries came from */
+};
+
+/* eccr_auth_bearer through memo. */
+enum eccr_auth_err eccr_auth_bearer_memo(const struct eccr_auth *auth,
+    struct eccr_auth_memo *memo, const char *authorization, time_t now,
+    struct eccr_principal *out);
 
 /* remote_user mode: REMOTE_USER value (may be NULL). Thread-safe. */
 enum eccr_auth_err eccr_auth_remote_user(const struct eccr_auth *auth,

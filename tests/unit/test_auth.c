@@ -514,3 +514,77 @@ Test(remote_user, roles_file, .fini = teardown)
 	cfg.auth.roles_file = NULL;
 	cr_assert_null(eccr_auth_new(&cfg, err, sizeof err));
 }
+
+/* ------------------------------------------------------------ the memo */
+
+TestSuite(memo, .init = setup, .fini = teardown);
+
+static enum eccr_auth_err memo_check(struct eccr_auth_memo *m, const char *h, time_t now,
+    struct eccr_principal *p)
+{
+	return eccr_auth_bearer_memo(auth, m, h, now, p);
+}
+
+Test(memo, answers_as_the_verifier_would)
+{
+	static struct eccr_auth_memo m;
+	struct eccr_principal a, b;
+	char *h = sign(JWT_ALG_HS256, SECRET,
+	    "{\"sub\":\"alice\",\"name\":\"Alice\",\"role\":\"editor\",\"exp\":1800000100}");
+
+	cr_assert_eq(memo_check(&m, h, NOW, &a), ECCR_AUTH_OK);
+	cr_assert_eq(memo_check(&m, h, NOW + 1, &b), ECCR_AUTH_OK);
+	cr_assert_eq(memcmp(&a, &b, sizeof a), 0, "the memo gives the same principal");
+	cr_assert_str_eq(b.sub, "alice");
+	cr_assert_eq(b.role, ECCR_ROLE_EDITOR);
+	/* Past exp + leeway (60 s) it is expired, memo or not. */
+	cr_assert_eq(memo_check(&m, h, 1800000100 + 60, &b), ECCR_AUTH_OK);
+	cr_assert_eq(memo_check(&m, h, 1800000100 + 61, &b), ECCR_AUTH_EXPIRED);
+	/* Before the time it was proven valid (a clock set back): checked
+	 * again, and here that means not yet valid (iat in the future). */
+	free(h);
+	h = sign(JWT_ALG_HS256, SECRET, "{\"sub\":\"a\",\"exp\":1800009999,\"iat\":1800000000}");
+	cr_assert_eq(memo_check(&m, h, NOW, &b), ECCR_AUTH_OK);
+	cr_assert_eq(memo_check(&m, h, NOW - 1000, &b), ECCR_AUTH_NOT_YET_VALID);
+	cr_assert_eq(memo_check(&m, h, NOW, &b), ECCR_AUTH_OK);
+	free(h);
+}
+
+Test(memo, a_tampered_token_of_the_same_length_is_refused)
+{
+	static struct eccr_auth_memo m;
+	struct eccr_principal p;
+	char *h = sign(JWT_ALG_HS256, SECRET, "{\"sub\":\"alice\",\"exp\":1800000100}");
+	char *bad = strdup(h);
+	size_t n = strlen(bad);
+
+	cr_assert_eq(memo_check(&m, h, NOW, &p), ECCR_AUTH_OK);
+	bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
+	cr_assert_eq(memo_check(&m, bad, NOW, &p), ECCR_AUTH_BAD_SIGNATURE);
+	cr_assert_eq(memo_check(&m, h, NOW, &p), ECCR_AUTH_OK);
+	cr_assert_eq(memo_check(&m, NULL, NOW, &p), ECCR_AUTH_MISSING);
+	free(bad);
+	free(h);
+}
+
+Test(memo, many_tokens_and_huge_expiries)
+{
+	static struct eccr_auth_memo m;
+	struct eccr_principal p;
+	char claims[128], *h[20];
+	int i, round;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(claims, sizeof claims, "{\"sub\":\"u%d\",\"exp\":%s}", i,
+		    i % 2 ? "9223372036854775807" : "1800000100");
+		h[i] = sign(JWT_ALG_HS256, SECRET, claims);
+	}
+	for (round = 0; round < 3; round++)
+		for (i = 0; i < 20; i++) {
+			cr_assert_eq(memo_check(&m, h[i], NOW, &p), ECCR_AUTH_OK);
+			snprintf(claims, sizeof claims, "u%d", i);
+			cr_assert_str_eq(p.sub, claims, "a slot answered for another token");
+		}
+	for (i = 0; i < 20; i++)
+		free(h[i]);
+}
