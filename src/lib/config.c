@@ -30,6 +30,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "util.h"
 
 #ifndef ECCR_SYSCONFDIR
 #define ECCR_SYSCONFDIR "/usr/local/etc"
@@ -234,21 +235,6 @@ _Static_assert(sizeof(enum eccr_sendfile) == sizeof(int), "enum size");
 #define FIELD(cfg, off, type) ((type *)(void *)((char *)(cfg) + (off)))
 
 /* ------------------------------------------------------------ helpers */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* vsnprintf truncates safely; errlen 0 means the caller wants no text. */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -836,7 +822,7 @@ static int load_secret(struct eccr_config *cfg, const struct secret_file *s,
 	if (file == NULL)
 		return 0;
 	if ((e = read_file(file, SECRET_MAX, &data, &len)) != 0) {
-		seterr(err, errlen, "%s: %s: cannot read %s: %s", cfg->path, s->key, file,
+		eccr_seterr(err, errlen, "%s: %s: cannot read %s: %s", cfg->path, s->key, file,
 		    errstr(e, ebuf, sizeof ebuf));
 		return -1;
 	}
@@ -848,7 +834,7 @@ static int load_secret(struct eccr_config *cfg, const struct secret_file *s,
 			data[--len] = '\0';
 	}
 	if (len == 0) {
-		seterr(err, errlen, "%s: %s: %s is empty", cfg->path, s->key, file);
+		eccr_seterr(err, errlen, "%s: %s: %s is empty", cfg->path, s->key, file);
 		free(data);
 		return -1;
 	}
@@ -863,7 +849,7 @@ static int check_retry(const struct eccr_config *cfg, const char *section, int b
 {
 	if (max >= base)
 		return 0;
-	seterr(err, errlen, "%s: %s.retry_max_ms (%d) is less than %s.retry_base_ms (%d)",
+	eccr_seterr(err, errlen, "%s: %s.retry_max_ms (%d) is less than %s.retry_base_ms (%d)",
 	    cfg->path, section, max, section, base);
 	return -1;
 }
@@ -914,7 +900,7 @@ static int set_path(struct eccr_config *cfg, const char *name, char *err, size_t
 	char *copy = strdup(name);
 
 	if (copy == NULL) {
-		seterr(err, errlen, "%s: out of memory", name);
+		eccr_seterr(err, errlen, "%s: out of memory", name);
 		return -1;
 	}
 	free(cfg->path);
@@ -950,16 +936,16 @@ int eccr_config_load(struct eccr_config *cfg, const char *path,
 	int e, rc;
 
 	if ((e = read_file(path, CONF_MAX, &text, &len)) != 0) {
-		seterr(err, errlen, "%s: cannot read: %s", path, errstr(e, ebuf, sizeof ebuf));
+		eccr_seterr(err, errlen, "%s: cannot read: %s", path, errstr(e, ebuf, sizeof ebuf));
 		return -1;
 	}
 	if (memchr(text, '\0', len) != NULL) {
-		seterr(err, errlen, "%s: not a text file (contains a NUL byte)", path);
+		eccr_seterr(err, errlen, "%s: not a text file (contains a NUL byte)", path);
 		free(text);
 		return -1;
 	}
 	if (slash != NULL && (dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		eccr_seterr(err, errlen, "%s: out of memory", path);
 		free(text);
 		return -1;
 	}
@@ -1037,23 +1023,23 @@ int eccr_config_check_auth(const struct eccr_config *cfg, char *err, size_t errl
 	if (cfg->auth.mode == ECCR_AUTH_REMOTE_USER) {
 		if (cfg->auth.roles_file != NULL)
 			return 0;
-		seterr(err, errlen, "%s: auth.mode = remote_user needs auth.roles_file", name);
+		eccr_seterr(err, errlen, "%s: auth.mode = remote_user needs auth.roles_file", name);
 		return -1;
 	}
 	hs = strongest_hmac(cfg->auth.jwt_algorithms ? cfg->auth.jwt_algorithms : "",
 	    &need, &asym);
 	if (hs != NULL && cfg->auth.jwt_secret == NULL) {
-		seterr(err, errlen, "%s: auth.jwt_algorithms lists %.5s: set auth.jwt_secret_file",
+		eccr_seterr(err, errlen, "%s: auth.jwt_algorithms lists %.5s: set auth.jwt_secret_file",
 		    name, hs);
 		return -1;
 	}
 	if (hs != NULL && cfg->auth.jwt_secret_len < need) {
-		seterr(err, errlen, "%s: auth.jwt_secret_file: secret is %zu bytes, at least %zu "
+		eccr_seterr(err, errlen, "%s: auth.jwt_secret_file: secret is %zu bytes, at least %zu "
 		    "are required for %.5s", name, cfg->auth.jwt_secret_len, need, hs);
 		return -1;
 	}
 	if (asym && cfg->auth.jwt_public_key == NULL) {
-		seterr(err, errlen, "%s: auth.jwt_algorithms lists an RS* or ES* algorithm: "
+		eccr_seterr(err, errlen, "%s: auth.jwt_algorithms lists an RS* or ES* algorithm: "
 		    "set auth.jwt_public_key_file", name);
 		return -1;
 	}

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "eccr/plugin.h"
 #include "log.h"
 #include "metrics.h"
+#include "util.h"
 
 #define ARCHIVE "archive.m"
 #define ADD(p, n) __atomic_fetch_add((p), (n), __ATOMIC_RELAXED)
@@ -40,20 +40,6 @@ static struct eccr_metrics_region private_region = {
 static struct eccr_metrics_region *mine = &private_region;
 static bool mine_is_file;
 static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Map a counter file; NULL when it is not one of ours (size, magic). */
 static struct eccr_metrics_region *map_file(int fd, int prot)
@@ -176,24 +162,24 @@ int eccr_metrics_open(const char *dir, const char *kind, char *err, size_t errle
 	int dirfd, fd;
 
 	if (mkdir(dir, 0770) != 0 && errno != EEXIST) {
-		seterr(err, errlen, "metrics.dir %s: %s", dir, strerror(errno));
+		eccr_seterr(err, errlen, "metrics.dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		seterr(err, errlen, "metrics.dir %s: %s", dir, strerror(errno));
+		eccr_seterr(err, errlen, "metrics.dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	fold_dead(dirfd);
 	snprintf(name, sizeof name, "%s-%ld-%08x.m", kind, (long)getpid(), eccr_random32());
 	snprintf(tmp, sizeof tmp, ".%s", name);
 	if ((r = create_file(dirfd, tmp, &fd)) == NULL) {
-		seterr(err, errlen, "metrics.dir %s: cannot create %s: %s", dir, tmp,
+		eccr_seterr(err, errlen, "metrics.dir %s: cannot create %s: %s", dir, tmp,
 		    strerror(errno));
 		close(dirfd);
 		return -1;
 	}
 	if (flock(fd, LOCK_SH) != 0 || renameat(dirfd, tmp, dirfd, name) != 0) {
-		seterr(err, errlen, "metrics.dir %s: cannot publish %s: %s", dir, name,
+		eccr_seterr(err, errlen, "metrics.dir %s: cannot publish %s: %s", dir, name,
 		    strerror(errno));
 		unlinkat(dirfd, tmp, 0);
 		munmap(r, sizeof *r);
@@ -294,7 +280,7 @@ int eccr_metrics_collect(const char *dir, struct eccr_metrics_region *sum, int *
 		eccr_metrics_region_add(sum, &private_region);
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (d = fdopendir(dirfd)) == NULL) {
-		seterr(err, errlen, "metrics.dir %s: %s", dir, strerror(errno));
+		eccr_seterr(err, errlen, "metrics.dir %s: %s", dir, strerror(errno));
 		if (dirfd >= 0)
 			close(dirfd);
 		return mine_is_file ? -1 : 0;

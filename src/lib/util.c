@@ -508,3 +508,14 @@ int eccr_read_file(const char *path, size_t max, char **out, size_t *len)
 	*len = got;
 	return 0;
 }
+
+void eccr_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -68,4 +68,9 @@ int eccr_read_file(const char *path, size_t max, char **out, size_t *len);
 /* write(2) all n bytes, again after EINTR and short writes: 0 or errno. */
 int eccr_write_all(int fd, const void *data, size_t n);
 
+/* Format an error message into err (truncated safely); nothing when err is
+ * NULL or errlen 0, i.e. the caller wants no text. */
+void eccr_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
