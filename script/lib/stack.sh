@@ -49,6 +49,22 @@ sanitizer_reports() {  # LABEL
 	return 0
 }
 
+# The end of a test run, from its EXIT trap: a sanitizer report fails it;
+# a failed run keeps the directory and shows the last LINES of each LOG,
+# a passed one removes it.  Exits with the run's status.
+stack_finish() {  # RC LABEL LINES LOG...
+	rc=$1 label=$2 lines=$3
+	shift 3
+	sanitizer_reports "$label" || rc=1
+	if [ "$rc" -ne 0 ]; then
+		echo "$label: FAILED; logs kept in $STACK_DIR" >&2
+		tail -"$lines" "$@" >&2 2>/dev/null || true
+	else
+		rm -rf "$STACK_DIR"
+	fi
+	exit "$rc"
+}
+
 pg_init() {
 	mkdir -p "$STACK_DIR/pg" "$STACK_DIR/pgsock"
 	touch "$STACK_DIR/postgresql.log"

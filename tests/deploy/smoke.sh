@@ -37,14 +37,7 @@ cleanup() {
 	wsd_stop
 	worker_stop
 	pg_stop
-	sanitizer_reports deploy || rc=1
-	if [ "$rc" -ne 0 ]; then
-		echo "deploy: FAILED; logs kept in $STACK_DIR" >&2
-		tail -20 "$STACK_DIR"/*.log >&2 2>/dev/null || true
-	else
-		rm -rf "$STACK_DIR"
-	fi
-	exit "$rc"
+	stack_finish "$rc" deploy 20 "$STACK_DIR"/*.log
 }
 trap cleanup EXIT
 

@@ -24,14 +24,7 @@ cleanup() {
 	pg_stop
 	smtp_stop
 	for port in ${MEMCACHED_PORTS:-}; do memcached_stop "$port"; done
-	sanitizer_reports integration || rc=1
-	if [ "$rc" -ne 0 ]; then
-		echo "integration: FAILED; logs kept in $STACK_DIR" >&2
-		tail -40 "$STACK_DIR/eccr-fcgi.log" "$STACK_DIR/lighttpd-error.log" >&2 2>/dev/null || true
-	else
-		rm -rf "$STACK_DIR"
-	fi
-	exit "$rc"
+	stack_finish "$rc" integration 40 "$STACK_DIR/eccr-fcgi.log" "$STACK_DIR/lighttpd-error.log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

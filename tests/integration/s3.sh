@@ -54,22 +54,15 @@ cleanup() {
 	lighttpd_stop
 	s3_stop
 	pg_stop
-	sanitizer_reports s3 || rc=1
-	if [ "$rc" -ne 0 ]; then
-		echo "s3: FAILED; logs kept in $STACK_DIR" >&2
-		tail -30 "$STACK_DIR/eccr-fcgi.log" "$STACK_DIR/eccr-worker.log" \
-		    "$STACK_DIR/s3rver.log" >&2 2>/dev/null || true
-	else
-		rm -rf "$STACK_DIR"
-	fi
-	exit "$rc"
+	stack_finish "$rc" s3 30 "$STACK_DIR/eccr-fcgi.log" "$STACK_DIR/eccr-worker.log" \
+	    "$STACK_DIR/s3rver.log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 PG_PORT=$(free_port)
 HTTP_PORT=$(free_port "$PG_PORT")
-S3_PORT=$(free_port "$HTTP_PORT")
+S3_PORT=$(free_port "$PG_PORT" "$HTTP_PORT")
 S3_BUCKET=eccr-test
 pg_init
 pg_start
