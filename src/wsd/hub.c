@@ -25,7 +25,6 @@ struct wsd_room {
 struct wsd_client {
 	void *conn;
 	char *sub;
-	enum eccr_role role;
 	struct wsd_room *subs[WSD_SUBS_MAX];
 	size_t nsubs;
 	struct wsd_msg **q;         /* ring of queued frames */
@@ -292,7 +291,7 @@ void wsd_hub_get_stats(const struct wsd_hub *hub, struct wsd_hub_stats *out)
 }
 
 struct wsd_client *wsd_client_new(struct wsd_hub *hub, void *conn,
-    const char *sub, enum eccr_role role)
+    const char *sub)
 {
 	struct wsd_client *c = calloc(1, sizeof *c);
 
@@ -301,7 +300,6 @@ struct wsd_client *wsd_client_new(struct wsd_hub *hub, void *conn,
 		return NULL;
 	}
 	c->conn = conn;
-	c->role = role;
 	hub->stats.clients++;
 	return c;
 }
@@ -371,14 +369,10 @@ static ssize_t sub_index(const struct wsd_client *c, const char *room)
 
 static void subscribe(struct wsd_hub *hub, struct wsd_client *c, const char *room)
 {
-	struct eccr_principal who;
 	struct wsd_room *r;
 	char why[160];
 
-	/* wsd_room_check reads only sub. */
-	snprintf(who.sub, sizeof who.sub, "%s", c->sub);
-	who.role = c->role;
-	switch (wsd_room_check(room, &who, why, sizeof why)) {
+	switch (wsd_room_check(room, c->sub, why, sizeof why)) {
 	case WSD_ROOM_BAD:
 		wsd_client_error(hub, c, "bad_request", why);
 		return;

@@ -49,9 +49,10 @@ void wsd_hub_free(struct wsd_hub *hub);
 void wsd_hub_set_queue_limit(struct wsd_hub *hub, size_t send_queue_bytes);
 void wsd_hub_get_stats(const struct wsd_hub *hub, struct wsd_hub_stats *out);
 
-/* A connection authenticated as sub/role.  NULL on allocation failure. */
+/* A connection authenticated as user sub (every role reads every room but
+ * other users' own).  NULL on allocation failure. */
 struct wsd_client *wsd_client_new(struct wsd_hub *hub, void *conn,
-    const char *sub, enum eccr_role role);
+    const char *sub);
 /* Leave every room, drop the queue, free. */
 void wsd_client_free(struct wsd_hub *hub, struct wsd_client *c);
 

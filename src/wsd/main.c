@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 #include "wsd.h"
 
 #ifndef PACKAGE_VERSION
@@ -59,6 +60,7 @@ static void lws_to_log(int level, const char *line)
 static int split_listen(const char *listen, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(listen, ':');
+	int64_t n64;
 	size_t n;
 
 	if (!colon || colon == listen)
@@ -72,8 +74,10 @@ static int split_listen(const char *listen, char *host, size_t hostlen, int *por
 		return -1;
 	memcpy(host, listen, n);
 	host[n] = '\0';
-	*port = atoi(colon + 1);
-	return *port > 0 && *port < 65536 ? 0 : -1;
+	if (!eccr_parse_i64(colon + 1, 1, 65535, &n64))
+		return -1;
+	*port = (int)n64;
+	return 0;
 }
 
 static int load_config(struct eccr_config *cfg, const char *path)

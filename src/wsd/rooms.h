@@ -22,10 +22,11 @@ enum wsd_room_verdict {
 	WSD_ROOM_FORBIDDEN   /* a room, but not this caller's: forbidden */
 };
 
-/* May `who` subscribe to `room`?  On refusal, why[] gets a message for the
- * client's error frame. */
-enum wsd_room_verdict wsd_room_check(const char *room,
-    const struct eccr_principal *who, char *why, size_t whylen);
+/* May the user `sub` subscribe to `room`?  Every role may read episodes
+ * and jobs, so only the caller's identity matters.  On refusal, why[] gets
+ * a message for the client's error frame. */
+enum wsd_room_verdict wsd_room_check(const char *room, const char *sub,
+    char *why, size_t whylen);
 
 /* The rooms an event envelope goes to (API.md): `episodes` for episode
  * created/updated/deleted, `jobs` for job and worker resources,

@@ -25,7 +25,6 @@ _Static_assert(WSD_PRE >= LWS_PRE, "hub headroom must cover LWS_PRE");
 struct session {
 	struct wsd_client *client;
 	char sub[ECCR_SUB_MAX * 4 + 1];
-	enum eccr_role role;
 	long exp;                 /* the token's exp: the connection ends then */
 	char *rx;                 /* a message arriving in fragments */
 	size_t rxlen;
@@ -177,7 +176,6 @@ static enum eccr_auth_err check_token(struct lws *wsi, struct wsd *w, struct ses
 	e = eccr_auth_bearer(w->auth, bearer, time(NULL), &who);
 	if (e == ECCR_AUTH_OK && s) {
 		snprintf(s->sub, sizeof s->sub, "%s", who.sub);
-		s->role = who.role;
 		s->exp = who.exp;
 	}
 	return e;
@@ -222,7 +220,7 @@ static int established(struct lws *wsi, struct wsd *w, struct session *s)
 
 	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) != 0)
 		eccr_debug("SO_SNDBUF: %s", strerror(errno));
-	s->client = wsd_client_new(w->hub, wsi, s->sub, s->role);
+	s->client = wsd_client_new(w->hub, wsi, s->sub);
 	if (!s->client)
 		return -1;
 	w->connections++;

@@ -10,38 +10,26 @@
 #define EP "5e3c2a9b-8f1d-4c6e-9a7b-1d2e3f4a5b6c"
 #define EP2 "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
-static struct eccr_principal who(const char *sub, enum eccr_role role)
-{
-	struct eccr_principal p;
-
-	memset(&p, 0, sizeof p);
-	snprintf(p.sub, sizeof p.sub, "%s", sub);
-	p.role = role;
-	return p;
-}
-
 /* ---------------------------------------------------------------- rooms */
 
 Test(rooms, access_rules)
 {
-	struct eccr_principal alice = who("alice", ECCR_ROLE_VIEWER);
-	struct eccr_principal root = who("root", ECCR_ROLE_ADMIN);
 	char why[160];
 
-	cr_expect_eq(wsd_room_check("episodes", &alice, why, sizeof why), WSD_ROOM_OK);
-	cr_expect_eq(wsd_room_check("jobs", &alice, why, sizeof why), WSD_ROOM_OK);
-	cr_expect_eq(wsd_room_check("episode:" EP, &alice, why, sizeof why), WSD_ROOM_OK);
-	cr_expect_eq(wsd_room_check("user:alice", &alice, why, sizeof why), WSD_ROOM_OK);
-	/* Another user's room: refused, admins included. */
-	cr_expect_eq(wsd_room_check("user:bob", &alice, why, sizeof why), WSD_ROOM_FORBIDDEN);
-	cr_expect_eq(wsd_room_check("user:alice", &root, why, sizeof why), WSD_ROOM_FORBIDDEN);
-	cr_expect_eq(wsd_room_check("user:", &alice, why, sizeof why), WSD_ROOM_FORBIDDEN);
-	cr_expect_eq(wsd_room_check("episode:not-a-uuid", &alice, why, sizeof why), WSD_ROOM_BAD);
-	cr_expect_eq(wsd_room_check("episode:5E3C2A9B-8F1D-4C6E-9A7B-1D2E3F4A5B6C", &alice, why,
+	cr_expect_eq(wsd_room_check("episodes", "alice", why, sizeof why), WSD_ROOM_OK);
+	cr_expect_eq(wsd_room_check("jobs", "alice", why, sizeof why), WSD_ROOM_OK);
+	cr_expect_eq(wsd_room_check("episode:" EP, "alice", why, sizeof why), WSD_ROOM_OK);
+	cr_expect_eq(wsd_room_check("user:alice", "alice", why, sizeof why), WSD_ROOM_OK);
+	/* Another user's room: refused, whatever the role (admins included). */
+	cr_expect_eq(wsd_room_check("user:bob", "alice", why, sizeof why), WSD_ROOM_FORBIDDEN);
+	cr_expect_eq(wsd_room_check("user:alice", "root", why, sizeof why), WSD_ROOM_FORBIDDEN);
+	cr_expect_eq(wsd_room_check("user:", "alice", why, sizeof why), WSD_ROOM_FORBIDDEN);
+	cr_expect_eq(wsd_room_check("episode:not-a-uuid", "alice", why, sizeof why), WSD_ROOM_BAD);
+	cr_expect_eq(wsd_room_check("episode:5E3C2A9B-8F1D-4C6E-9A7B-1D2E3F4A5B6C", "alice", why,
 	    sizeof why), WSD_ROOM_BAD);
-	cr_expect_eq(wsd_room_check("Episodes", &alice, why, sizeof why), WSD_ROOM_BAD);
-	cr_expect_eq(wsd_room_check("", &alice, why, sizeof why), WSD_ROOM_BAD);
-	cr_expect_eq(wsd_room_check("files", &alice, why, sizeof why), WSD_ROOM_BAD);
+	cr_expect_eq(wsd_room_check("Episodes", "alice", why, sizeof why), WSD_ROOM_BAD);
+	cr_expect_eq(wsd_room_check("", "alice", why, sizeof why), WSD_ROOM_BAD);
+	cr_expect_eq(wsd_room_check("files", "alice", why, sizeof why), WSD_ROOM_BAD);
 }
 
 static size_t route(const char *json, char rooms[WSD_EVENT_ROOMS_MAX][WSD_ROOM_MAX])
@@ -131,9 +119,9 @@ Test(hub, subscribe_publish_once_per_room)
 {
 	struct wsd_hub *h = wsd_hub_new(1 << 20, want_write);
 	int conn_a, conn_b, conn_c;
-	struct wsd_client *a = wsd_client_new(h, &conn_a, "alice", ECCR_ROLE_EDITOR);
-	struct wsd_client *b = wsd_client_new(h, &conn_b, "bob", ECCR_ROLE_VIEWER);
-	struct wsd_client *c = wsd_client_new(h, &conn_c, "carol", ECCR_ROLE_VIEWER);
+	struct wsd_client *a = wsd_client_new(h, &conn_a, "alice");
+	struct wsd_client *b = wsd_client_new(h, &conn_b, "bob");
+	struct wsd_client *c = wsd_client_new(h, &conn_c, "carol");
 	const char *env = "{\"id\":\"7\",\"type\":\"episode_updated\",\"resource\":{\"type\":\"episode\","
 	    "\"id\":\"" EP "\"},\"episode_id\":\"" EP "\",\"data\":{}}";
 	char out[8192];
@@ -186,7 +174,7 @@ Test(hub, errors_never_close)
 {
 	struct wsd_hub *h = wsd_hub_new(1 << 20, want_write);
 	int conn;
-	struct wsd_client *a = wsd_client_new(h, &conn, "alice", ECCR_ROLE_ADMIN);
+	struct wsd_client *a = wsd_client_new(h, &conn, "alice");
 	char out[8192], big[WSD_FRAME_MAX + 2];
 
 	send_text(h, a, "{\"type\":\"subscribe\",\"room\":\"user:bob\"}");
@@ -209,8 +197,8 @@ Test(hub, slow_client_overflows_alone)
 {
 	struct wsd_hub *h = wsd_hub_new(4096, want_write);
 	int conn_slow, conn_fast;
-	struct wsd_client *slow = wsd_client_new(h, &conn_slow, "s", ECCR_ROLE_VIEWER);
-	struct wsd_client *fast = wsd_client_new(h, &conn_fast, "f", ECCR_ROLE_VIEWER);
+	struct wsd_client *slow = wsd_client_new(h, &conn_slow, "s");
+	struct wsd_client *fast = wsd_client_new(h, &conn_fast, "f");
 	char env[600], out[65536];
 	int i, got = 0;
 
@@ -248,7 +236,7 @@ Test(hub, many_rooms_grow_the_table)
 	struct wsd_hub_stats st;
 
 	for (i = 0; i < 40; i++) {
-		c[i] = wsd_client_new(h, &conns[i], "u", ECCR_ROLE_VIEWER);
+		c[i] = wsd_client_new(h, &conns[i], "u");
 		for (j = 0; j < 20; j++) {
 			snprintf(text, sizeof text, "{\"type\":\"subscribe\",\"room\":\"episode:%08d-0000-4000-8000-%012d\"}", i, j);
 			send_text(h, c[i], text);
