@@ -129,6 +129,7 @@ static void reload(struct wsd *w, const char *path)
 		eccr_warn("wsd.listen, wsd.channel, database.conninfo and [log] change on restart only");
 	eccr_auth_free(w->auth);
 	w->auth = auth;
+	memset(&w->auth_memo, 0, sizeof w->auth_memo);   /* old keys' verdicts */
 	wsd_hub_set_queue_limit(w->hub, (size_t)cfg.wsd.send_queue_bytes);
 	eccr_config_free(&w->cfg);
 	w->cfg = cfg;

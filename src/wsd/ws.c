@@ -173,7 +173,7 @@ static enum eccr_auth_err check_token(struct lws *wsi, struct wsd *w, struct ses
 	if (!token || !*token)
 		return ECCR_AUTH_MISSING;
 	snprintf(bearer, sizeof bearer, "Bearer %s", token);
-	e = eccr_auth_bearer(w->auth, bearer, time(NULL), &who);
+	e = eccr_auth_bearer_memo(w->auth, &w->auth_memo, bearer, time(NULL), &who);
 	if (e == ECCR_AUTH_OK && s) {
 		snprintf(s->sub, sizeof s->sub, "%s", who.sub);
 		s->exp = who.exp;

@@ -17,6 +17,9 @@
 struct wsd {
 	struct eccr_config cfg;
 	struct eccr_auth *auth;
+	/* The handshake checks a token twice (to answer 401, then to bind it
+	 * to the connection): the second check is answered from here. */
+	struct eccr_auth_memo auth_memo;
 	struct wsd_hub *hub;
 	struct wsd_listener *listener;
 	struct lws_context *lws;
