@@ -57,15 +57,24 @@ def http(method, path, tok, body=None, headers=None):
         return e.code, json.loads(e.read() or b"null")
 
 
-def hub_health(hub):
-    url = hub.replace("ws://", "http://").rsplit("/ws", 1)[0] + "/health"
+def hub_get(hub, path, tok=None):
+    """GET path on the hub's own HTTP port: (status, content type, body);
+    (0, None, None) when it does not answer at all."""
+    req = urllib.request.Request(hub.replace("ws://", "http://").rsplit("/ws", 1)[0] + path)
+    if tok:
+        req.add_header("Authorization", "Bearer " + tok)
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, json.loads(r.read())
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.headers.get("Content-Type"), r.read().decode()
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+        return e.code, e.headers.get("Content-Type"), e.read().decode()
     except OSError:
-        return 0, None
+        return 0, None, None
+
+
+def hub_health(hub):
+    status, _, body = hub_get(hub, "/health")
+    return status, json.loads(body) if body else None
 
 
 EDITOR = token("rt-editor", "editor", "Realtime Editor")
@@ -411,17 +420,6 @@ async def test_hub_resumes_after_postgresql_restarts():
         assert status == 200 and h["database"] == "ok", h
     await a.close()
     await b.close()
-
-
-def hub_get(hub, path, tok=None):
-    req = urllib.request.Request(hub.replace("ws://", "http://").rsplit("/ws", 1)[0] + path)
-    if tok:
-        req.add_header("Authorization", "Bearer " + tok)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.headers.get("Content-Type"), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type"), e.read().decode()
 
 
 async def test_metrics_for_admins_only():
