@@ -262,8 +262,10 @@ Test(worker, killed_fcgi_loses_nothing, .timeout = 300)
 	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs a JOIN events e ON e.id = a.event_id"
 	    " WHERE e.type = 'episode_created' AND e.data->>'title' LIKE $1 || ' %'", tag, committed),
 	    committed);
-	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE data->>'title' LIKE $1 || ' %'"
-	    " AND delivered_at IS NULL", tag), 0);
+	/* Marked delivered once every sink took it: the mark is written after
+	 * the sinks' own work (in batches), so it may trail activity_logs. */
+	cr_assert_eq(db_wait("SELECT count(*) FROM events WHERE data->>'title' LIKE $1 || ' %'"
+	    " AND delivered_at IS NULL", tag, 0), 0);
 	/* sink-jsonl keeps no ledger: an event whose dispatcher died after
 	 * emitting but before recording it is appended again (at least once). */
 	cr_assert_geq(count_lines(stack_path("events.jsonl"), tag), committed);
