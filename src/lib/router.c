@@ -4,6 +4,7 @@
  * decoded segments against a dozen patterns needs no more than this. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "router.h"
@@ -200,17 +201,20 @@ static bool match_pattern(const char *pattern, const struct eccr_path *path,
 	return i == path->nseg;
 }
 
-/* Routes are scanned in order and the first whose pattern matches and
- * allows the method wins; every matching route contributes to m->allow
- * so a 405's Allow header is complete. */
+/* Routes are scanned in order.  Among the patterns that match, the most
+ * literal ones (fewest captures) decide, so "notifications/unread-count"
+ * is never taken for "notifications/{}": DELETE on it is a 405, not a
+ * delete of a notification called "unread-count".  Among those, the first
+ * that allows the method wins, and every one contributes to m->allow so a
+ * 405's Allow header is complete. */
 enum eccr_route_result eccr_route(const struct eccr_route *routes, size_t n,
     const struct eccr_path *path, size_t first, enum eccr_method method,
     struct eccr_route_match *m)
 {
 	struct eccr_route_match tmp = { 0 };
-	bool matched = false, found = false;
+	size_t best_ncap = SIZE_MAX, i;
+	bool found = false;
 	unsigned allow = 0;
-	size_t i;
 
 	memset(m, 0, sizeof *m);
 	if (first > path->nseg)
@@ -218,11 +222,16 @@ enum eccr_route_result eccr_route(const struct eccr_route *routes, size_t n,
 	for (i = 0; i < n; i++) {
 		unsigned methods = routes[i].methods;
 
-		if (!match_pattern(routes[i].pattern, path, first, &tmp))
+		if (!match_pattern(routes[i].pattern, path, first, &tmp) || tmp.ncap > best_ncap)
 			continue;
+		if (tmp.ncap < best_ncap) {     /* more literal: forget the rest */
+			best_ncap = tmp.ncap;
+			allow = 0;
+			found = false;
+			memset(m, 0, sizeof *m);
+		}
 		if (methods & ECCR_GET)  /* HEAD is GET without the body */
 			methods |= ECCR_HEAD;
-		matched = true;
 		allow |= methods;
 		if (!found && (methods & (unsigned)method)) {
 			found = true;
@@ -233,5 +242,5 @@ enum eccr_route_result eccr_route(const struct eccr_route *routes, size_t n,
 	m->allow = allow;
 	if (found)
 		return ECCR_ROUTE_FOUND;
-	return matched ? ECCR_ROUTE_METHOD_NOT_ALLOWED : ECCR_ROUTE_NOT_FOUND;
+	return best_ncap != SIZE_MAX ? ECCR_ROUTE_METHOD_NOT_ALLOWED : ECCR_ROUTE_NOT_FOUND;
 }

@@ -549,6 +549,7 @@ Test(api, bad_requests)
 {
 	struct user alice;
 	struct resp *r;
+	char hdr[64];
 	const char *bad[] = { "/notifications?limit=0", "/notifications?limit=201",
 		"/notifications?limit=x", "/notifications?unread=yes", "/notifications?cursor=zzz",
 		"/notifications?cursor=TnwtMQ", "/notifications?sort=x", NULL };
@@ -570,6 +571,17 @@ Test(api, bad_requests)
 	resp_free(r);
 	r = http_json("GET", "/notifications/read-all", alice.tok, NULL);
 	assert_problem(r, 405, "method_not_allowed");
+	cr_assert_str_eq(resp_header(r, "Allow", hdr, sizeof hdr), "POST");
+	resp_free(r);
+	/* Literal paths are never taken for a notification id: no "delete the
+	 * notification called unread-count" (a 400), but a 405. */
+	r = http_json("DELETE", "/notifications/unread-count", alice.tok, NULL);
+	assert_problem(r, 405, "method_not_allowed");
+	cr_assert_str_eq(resp_header(r, "Allow", hdr, sizeof hdr), "GET, HEAD");
+	resp_free(r);
+	r = http_json("DELETE", "/notifications/read-all", alice.tok, NULL);
+	assert_problem(r, 405, "method_not_allowed");
+	cr_assert_str_eq(resp_header(r, "Allow", hdr, sizeof hdr), "POST");
 	resp_free(r);
 }
 
