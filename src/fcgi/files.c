@@ -639,6 +639,21 @@ static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_S
 	return false;
 }
 
+/* Does file id exist and is it complete?  Answers 404 or 409 if not. */
+static bool file_ready(struct eccr_ctx *c, const char *id)
+{
+	PGresult *row = file_load(c, id);
+	bool ready;
+
+	if (row == NULL)
+		return false;
+	ready = strcmp(PQgetvalue(row, 0, FILE_COL_STATUS), "ready") == 0;
+	if (!ready)
+		eccr_problem(&c->req, 409, "conflict", "file %s is not complete yet", id);
+	PQclear(row);
+	return ready;
+}
+
 static void expiry_text(int64_t expires, char out[25])
 {
 	struct timespec ts = { (time_t)expires, 0 };
@@ -667,6 +682,14 @@ void eccr_files_url(struct eccr_ctx *c)
 	if (!object_url(c, "GET", id, key, ttl, expires, b))
 		return;
 	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
+	if (c->req.method == ECCR_HEAD) {
+		/* HEAD is safe: it answers as GET would, but the body that
+		 * would carry the URL is not sent, so no URL is issued and no
+		 * file_download is recorded. */
+		if (file_ready(c, id))
+			eccr_resp_json(&c->req, 200, b->p, b->len);
+		return;
+	}
 	p[0] = id;
 	p[1] = c->req.who.sub;
 	p[2] = c->req.who.name;

@@ -75,6 +75,12 @@ Test(files, raw_upload_then_download_with_range)
 	cr_assert_gt(strlen(resp_str(r, "expires_at")), 0);
 	resp_free(r);
 	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE type = 'file_download' AND resource_id = $1", fid), 1);
+	/* HEAD issues no URL (no body carries one), so it records nothing. */
+	r = http("HEAD", path, tok_viewer(), NULL, NULL, 0, NULL);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(r->len, 0);
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE type = 'file_download' AND resource_id = $1", fid), 1);
 
 	/* No bearer token: the signature is the credential. */
 	r = http("GET", api_relative(url), NULL, NULL, NULL, 0, NULL);
@@ -214,7 +220,15 @@ Test(files, direct_upload_and_complete)
 	snprintf(url, sizeof url, "%s", resp_str(r, "upload_url"));
 	resp_free(r);
 
-	/* Nothing uploaded yet: complete is a conflict, the file stays pending. */
+	/* Nothing uploaded yet: complete is a conflict, the file stays pending;
+	 * no download URL for it either, by GET or HEAD. */
+	snprintf(path, sizeof path, "/files/%s/url", fid);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	assert_problem(r, 409, "conflict");
+	resp_free(r);
+	r = http("HEAD", path, tok_viewer(), NULL, NULL, 0, NULL);
+	cr_assert_eq(r->status, 409);
+	resp_free(r);
 	snprintf(path, sizeof path, "/files/%s/complete", fid);
 	r = http_json("POST", path, tok_editor(), NULL);
 	assert_problem(r, 409, "conflict");
