@@ -144,6 +144,39 @@ void eccr_activity_list(struct eccr_ctx *c)
 	json_object_put(args);
 }
 
+/* An episode that exists, or existed: a deleted episode's trail stays
+ * readable (it is an audit trail), but an id no change ever named is 404.
+ * The outbox is asked rather than the sink, which may live elsewhere. */
+static struct eccr_stmt st_episode_known = {
+	.sql =
+	"SELECT EXISTS (SELECT 1 FROM episodes WHERE id = $1::uuid)"
+	"    OR EXISTS (SELECT 1 FROM events WHERE episode_id = $1::uuid)",
+	.nparams = 1,
+};
+
+int eccr_activity_register(void)
+{
+	return eccr_db_register(&st_episode_known);
+}
+
+static bool episode_known(struct eccr_ctx *c, const char *id)
+{
+	const char *p[1] = { id };
+	PGresult *res;
+	enum eccr_db_err e;
+	bool known;
+
+	if ((e = eccr_db_exec(c->db, &st_episode_known, p, &res)) != ECCR_DB_OK) {
+		eccr_db_problem(c, e);
+		return false;
+	}
+	known = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!known)
+		eccr_problem(&c->req, 404, "not_found", "episode %s not found", id);
+	return known;
+}
+
 void eccr_activity_episode(struct eccr_ctx *c)
 {
 	json_object *args;
@@ -153,7 +186,7 @@ void eccr_activity_episode(struct eccr_ctx *c)
 		return;
 	args = json_object_new_object();
 	json_object_object_add(args, "episode_id", json_object_new_string(id));
-	if (paging_args(c, args) && eccr_no_unknown_query(c))
+	if (paging_args(c, args) && eccr_no_unknown_query(c) && episode_known(c, id))
 		ask(c, "activity.list", args);
 	json_object_put(args);
 }

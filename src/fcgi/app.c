@@ -344,7 +344,7 @@ int eccr_app_register_statements(void)
 	if (eccr_files_register() != 0)
 		return -1;
 	if (eccr_notify_register() != 0 || eccr_notifications_register() != 0 ||
-	    eccr_me_register() != 0 ||
+	    eccr_me_register() != 0 || eccr_activity_register() != 0 ||
 	    eccr_presence_register() != 0)
 		return -1;
 	return 0;

@@ -126,6 +126,7 @@ void eccr_episodes_watch(struct eccr_ctx *c);
 void eccr_episodes_unwatch(struct eccr_ctx *c);
 int eccr_notifications_register(void);
 int eccr_me_register(void);
+int eccr_activity_register(void);
 
 int eccr_episodes_register(void);
 int eccr_episodes_list_register(void);

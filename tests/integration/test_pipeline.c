@@ -446,6 +446,20 @@ Test(activity_api, filters_roles_and_pages)
 	r = http_json("GET", "/activity?user_id=eddie", tok_viewer(), NULL);
 	assert_problem(r, 403, "forbidden");
 	resp_free(r);
+
+	/* A deleted episode keeps its trail; an id nothing ever named is 404. */
+	snprintf(path, sizeof path, "/episodes/%s", id);
+	r = http_json("DELETE", path, tok_admin(), NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	resp_free(r);
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 5), 5);
+	snprintf(path, sizeof path, "/episodes/%s/activity", id);
+	r = http_json("GET", path, tok_admin(), NULL);
+	cr_assert_eq(json_object_array_length(items_of(r)), 5);
+	resp_free(r);
+	r = http_json("GET", "/episodes/00000000-0000-4000-8000-000000000000/activity", tok_admin(), NULL);
+	assert_problem(r, 404, "not_found");
+	resp_free(r);
 }
 
 Test(activity_api, stats_and_bad_parameters)
