@@ -504,13 +504,31 @@ static long publish_room(struct wsd_hub *hub, struct wsd_room *r,
 	return n;
 }
 
+long wsd_hub_publish_to(struct wsd_hub *hub, const char *const *rooms, size_t nrooms,
+    const char *envelope, size_t len)
+{
+	struct wsd_room *found[WSD_EVENT_ROOMS_MAX];
+	size_t i, nfound = 0;
+	long n = 0;
+
+	hub->stats.events_in++;
+	for (i = 0; i < nrooms && i < WSD_EVENT_ROOMS_MAX; i++) {
+		found[nfound] = room_find(hub, rooms[i], fnv1a(rooms[i]));
+		if (found[nfound]) {
+			n += publish_room(hub, found[nfound], found, nfound, envelope, len);
+			nfound++;
+		}
+	}
+	hub->stats.frames_out += (uint64_t)n;
+	return n;
+}
+
 long wsd_hub_publish(struct wsd_hub *hub, const char *envelope, size_t len)
 {
 	char rooms[WSD_EVENT_ROOMS_MAX][WSD_ROOM_MAX];
-	struct wsd_room *found[WSD_EVENT_ROOMS_MAX];
+	const char *names[WSD_EVENT_ROOMS_MAX];
 	json_object *env = NULL;
-	size_t nrooms, i, nfound = 0;
-	long n = 0;
+	size_t nrooms, i;
 	char detail[128];
 
 	if (eccr_json_parse(envelope, len, &env, detail, sizeof detail) != ECCR_JSON_OK ||
@@ -520,14 +538,7 @@ long wsd_hub_publish(struct wsd_hub *hub, const char *envelope, size_t len)
 	}
 	nrooms = wsd_event_rooms(env, rooms);
 	json_object_put(env);
-	hub->stats.events_in++;
-	for (i = 0; i < nrooms; i++) {
-		found[nfound] = room_find(hub, rooms[i], fnv1a(rooms[i]));
-		if (found[nfound]) {
-			n += publish_room(hub, found[nfound], found, nfound, envelope, len);
-			nfound++;
-		}
-	}
-	hub->stats.frames_out += (uint64_t)n;
-	return n;
+	for (i = 0; i < nrooms; i++)
+		names[i] = rooms[i];
+	return wsd_hub_publish_to(hub, names, nrooms, envelope, len);
 }

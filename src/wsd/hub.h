@@ -67,6 +67,10 @@ void wsd_client_error(struct wsd_hub *hub, struct wsd_client *c,
 /* Route one event envelope (JSON text) to its rooms' subscribers.
  * Returns the number of frames queued; -1 if the envelope is not valid. */
 long wsd_hub_publish(struct wsd_hub *hub, const char *envelope, size_t len);
+/* The same with its rooms already known (wsd_event_rooms): what the
+ * service thread does with envelopes the listener thread has read. */
+long wsd_hub_publish_to(struct wsd_hub *hub, const char *const *rooms, size_t nrooms,
+    const char *envelope, size_t len);
 
 /* The client's next frame to send, or NULL when the queue is empty.  The
  * message stays queued until wsd_client_sent(). */

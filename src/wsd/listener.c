@@ -14,6 +14,7 @@
 #include "json.h"
 #include "listener.h"
 #include "log.h"
+#include "rooms.h"
 
 /* Ids recently passed on, so a catch-up after a reconnect does not send
  * clients what they already have (they deduplicate anyway; this keeps a
@@ -28,9 +29,13 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
+/* One queued envelope: its text, then its rooms, each NUL-terminated, in
+ * one allocation (routing is decided here, on the listener thread, from
+ * the one parse that also reads the id; the service thread only fans out). */
 struct item {
 	struct item *next;
-	size_t len;
+	size_t len, nrooms;
+	const char *rooms[WSD_EVENT_ROOMS_MAX];
 	char text[];
 };
 
@@ -103,28 +108,61 @@ static int64_t outbox_id(const char *s)
 	return errno == 0 && *end == '\0' ? (int64_t)v : -1;
 }
 
-/* The outbox id of an envelope; 0 for a transient event (its "id" is null:
- * it never was in the outbox); -1 when the text is not an envelope. */
-static int64_t envelope_id(const char *text, size_t len)
+/* Read envelope text once: its outbox id (0 for a transient event, whose
+ * "id" is null: it never was in the outbox; -1 when the text is not an
+ * envelope) and the rooms it goes to. */
+static int64_t envelope_read(const char *text, size_t len,
+    char rooms[WSD_EVENT_ROOMS_MAX][WSD_ROOM_MAX], size_t *nrooms)
 {
 	json_object *o = NULL, *v = NULL;
 	int64_t id = -1;
 	char detail[64];
 
+	*nrooms = 0;
 	if (eccr_json_parse(text, len, &o, detail, sizeof detail) == ECCR_JSON_OK &&
 	    json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &v)) {
 		if (v == NULL)
 			id = 0;
 		else if (json_object_is_type(v, json_type_string))
 			id = outbox_id(json_object_get_string(v));
+		if (id >= 0)
+			*nrooms = wsd_event_rooms(o, rooms);
 	}
 	json_object_put(o);
 	return id;
 }
 
+/* text and rooms copied into one item. */
+static struct item *item_new(const char *text, size_t len,
+    char rooms[WSD_EVENT_ROOMS_MAX][WSD_ROOM_MAX], size_t nrooms)
+{
+	size_t rlen[WSD_EVENT_ROOMS_MAX], total = len + 1, i;
+	struct item *it;
+	char *p;
+
+	for (i = 0; i < nrooms; i++)
+		total += (rlen[i] = strlen(rooms[i])) + 1;
+	if ((it = malloc(sizeof *it + total)) == NULL)
+		return NULL;
+	it->next = NULL;
+	it->len = len;
+	it->nrooms = nrooms;
+	memcpy(it->text, text, len);
+	it->text[len] = '\0';
+	p = it->text + len + 1;
+	for (i = 0; i < nrooms; i++) {
+		memcpy(p, rooms[i], rlen[i] + 1);
+		it->rooms[i] = p;
+		p += rlen[i] + 1;
+	}
+	return it;
+}
+
 static void enqueue(struct wsd_listener *l, const char *text, size_t len, bool catchup)
 {
-	int64_t id = envelope_id(text, len);
+	char rooms[WSD_EVENT_ROOMS_MAX][WSD_ROOM_MAX];
+	size_t nrooms;
+	int64_t id = envelope_read(text, len, rooms, &nrooms);
 	struct item *it;
 
 	if (id < 0) {
@@ -139,13 +177,8 @@ static void enqueue(struct wsd_listener *l, const char *text, size_t len, bool c
 		if (id > l->high_id)
 			l->high_id = id;
 	}
-	it = malloc(sizeof *it + len + 1);
-	if (!it)
+	if ((it = item_new(text, len, rooms, nrooms)) == NULL)
 		return;
-	it->next = NULL;
-	it->len = len;
-	memcpy(it->text, text, len);
-	it->text[len] = '\0';
 	pthread_mutex_lock(&l->lock);
 	if (l->queued >= l->inbox_max) {
 		l->stats.dropped++;
@@ -400,8 +433,7 @@ void wsd_listener_stop(struct wsd_listener *l)
 	free(l);
 }
 
-void wsd_listener_drain(struct wsd_listener *l,
-    void (*fn)(void *arg, const char *envelope, size_t len), void *arg)
+void wsd_listener_drain(struct wsd_listener *l, wsd_publish_fn *fn, void *arg)
 {
 	struct item *it, *next;
 
@@ -412,7 +444,7 @@ void wsd_listener_drain(struct wsd_listener *l,
 	pthread_mutex_unlock(&l->lock);
 	for (; it; it = next) {
 		next = it->next;
-		fn(arg, it->text, it->len);
+		fn(arg, it->rooms, it->nrooms, it->text, it->len);
 		free(it);
 	}
 }

@@ -23,9 +23,12 @@ struct wsd_listener *wsd_listener_start(const char *conninfo, const char *channe
 /* Stops and joins the thread, frees what is queued. */
 void wsd_listener_stop(struct wsd_listener *l);
 
+/* An envelope and the rooms it goes to (wsd_event_rooms), as queued. */
+typedef void wsd_publish_fn(void *arg, const char *const *rooms, size_t nrooms,
+    const char *envelope, size_t len);
+
 /* On the service thread: hand every queued envelope to fn, oldest first. */
-void wsd_listener_drain(struct wsd_listener *l,
-    void (*fn)(void *arg, const char *envelope, size_t len), void *arg);
+void wsd_listener_drain(struct wsd_listener *l, wsd_publish_fn *fn, void *arg);
 
 struct wsd_listener_stats {
 	bool listening;            /* connected and LISTENing now */

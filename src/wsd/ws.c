@@ -294,12 +294,12 @@ static int writable(struct lws *wsi, struct session *s)
 	return 0;
 }
 
-static void publish(void *arg, const char *envelope, size_t len)
+static void publish(void *arg, const char *const *rooms, size_t nrooms,
+    const char *envelope, size_t len)
 {
 	struct wsd *w = arg;
 
-	if (wsd_hub_publish(w->hub, envelope, len) < 0)
-		eccr_warn("dropped an event that is not a JSON envelope");
+	wsd_hub_publish_to(w->hub, rooms, nrooms, envelope, len);
 }
 
 /* ---------------------------------------------------------------- the callback */
