@@ -368,6 +368,18 @@ static bool raw_meta(struct upload *u)
 	return true;
 }
 
+/* An object stored for a row that could not be written.  Nothing else
+ * knows of it, so a failure to remove it is logged with its key for the
+ * operator (the database and the store are both failing at that point). */
+static void drop_unrecorded(struct upload *u)
+{
+	int err = eccr_storage_delete(u->c->app->storage, u->key);
+
+	if (err != 0)
+		eccr_err("file %s: its stored object %s has no row and could not be removed (%s);"
+		    " remove it from the store by hand", u->id, u->key, strerror(err));
+}
+
 static void store_row(struct upload *u)
 {
 	struct eccr_ctx *c = u->c;
@@ -387,12 +399,12 @@ static void store_row(struct upload *u)
 	p[9] = "ready";
 	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
 	    (e = eccr_db_exec(c->db, &st_insert, p, &res)) != ECCR_DB_OK) {
-		eccr_storage_delete(c->app->storage, u->key);
+		drop_unrecorded(u);
 		eccr_db_problem(c, e);
 		return;
 	}
 	if (PQntuples(res) == 0) {      /* the episode went away meanwhile */
-		eccr_storage_delete(c->app->storage, u->key);
+		drop_unrecorded(u);
 		eccr_problem(&c->req, 404, "not_found", "episode %s not found", u->episode);
 	} else {
 		eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, u->id);
