@@ -110,13 +110,22 @@ static struct eccr_stmt ep_delete = {
 	"                            ELSE j.cancel_requested END,"
 	"         updated_at = now()"
 	"         FROM del WHERE j.episode_id = del.id AND (j.status = 'queued' OR"
-	"         (j.status = 'running' AND NOT j.cancel_requested)) RETURNING j.id),"
+	"         (j.status = 'running' AND NOT j.cancel_requested))"
+	"         RETURNING j.id, j.episode_id),"
 	" ev AS ("
 	"  INSERT INTO events (type, actor_id, actor_name, resource_type,"
 	"                      resource_id, episode_id, data)"
 	"  SELECT 'episode_deleted', $3, NULLIF($4, ''), 'episode', del.id::text,"
-	"         del.id, jsonb_build_object('title', del.title) FROM del RETURNING id)"
-	"SELECT (SELECT count(*) FROM del), (SELECT id FROM ev) FROM cur",
+	"         del.id, jsonb_build_object('title', del.title) FROM del RETURNING id),"
+	/* Each job cancelled (or asked to stop) says so, as POST .../cancel would. */
+	" jev AS ("
+	"  INSERT INTO events (type, actor_id, actor_name, resource_type,"
+	"                      resource_id, episode_id, data)"
+	"  SELECT 'job_cancelled', $3, NULLIF($4, ''), 'job', jc.id::text,"
+	"         jc.episode_id, jsonb_build_object('job_id', jc.id) FROM jc RETURNING id)"
+	/* Row 0: deleted?, the episode's event; then one row per job event. */
+	"SELECT 0 AS k, (SELECT count(*) FROM del), (SELECT id FROM ev), NULL::bigint FROM cur"
+	" UNION ALL SELECT 1, NULL, NULL, id FROM jev ORDER BY 1, 4",
 	.nparams = 4,
 };
 
@@ -290,12 +299,14 @@ void eccr_episodes_delete(struct eccr_ctx *c)
 	}
 	if (PQntuples(res) == 0)
 		eccr_problem(&c->req, 404, "not_found", "episode %s not found", id);
-	else if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
+	else if (strcmp(PQgetvalue(res, 0, 1), "1") != 0)
 		eccr_problem(&c->req, 412, "precondition_failed",
 		    "episode %s has changed since the version in If-Match", id);
 	else {
 		eccr_resp_empty(&c->req, 204);
-		eccr_event_committed(c, res, 0, 1);
+		eccr_event_committed(c, res, 0, 2);
+		for (int i = 1; i < PQntuples(res); i++)
+			eccr_event_committed(c, res, i, 3);
 	}
 	PQclear(res);
 }

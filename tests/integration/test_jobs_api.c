@@ -888,6 +888,16 @@ Test(episode_delete, cancels_queued_and_stops_running_jobs)
 	cr_assert_eq(job_is(done, "status = 'succeeded' AND NOT cancel_requested"
 	    " AND finished_at < now() - interval '1 hour'"), 1);
 	cr_assert_eq(job_is(other, "status = 'queued' AND NOT cancel_requested"), 1);
+	/* Each job cancelled or asked to stop says so, as POST .../cancel would,
+	 * in the episode's room; the finished one and the other episode's don't. */
+	const char *touched[] = { queued[0], queued[1], running };
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(db_count("SELECT count(*) FROM events WHERE type = 'job_cancelled'"
+		    " AND resource_type = 'job' AND resource_id = $1 AND episode_id = $2::uuid"
+		    " AND actor_id = 'ada' AND data->>'job_id' = $1", touched[i], ep, NULL), 1,
+		    "job %d", i);
+	cr_assert_eq(db_count("SELECT count(*) FROM events WHERE type = 'job_cancelled'"
+	    " AND resource_id IN ($1, $2)", done, other, NULL), 0);
 	/* The jobs outlive the episode's row and stay readable. */
 	snprintf(path, sizeof path, "/jobs/%s", queued[0]);
 	r = http_json("GET", path, tok_viewer(), NULL);
@@ -911,4 +921,6 @@ Test(episode_delete, failed_precondition_touches_no_job)
 	assert_problem(r, 412, "precondition_failed");
 	resp_free(r);
 	cr_assert_eq(job_is(id, "status = 'queued' AND NOT cancel_requested"), 1);
+	cr_assert_eq(db_count("SELECT count(*) FROM events WHERE type = 'job_cancelled'"
+	    " AND resource_id = $1", id, NULL), 0);
 }
