@@ -133,16 +133,19 @@ static void announce_left(struct eccr_ctx *c, const struct target *t, json_objec
 	}
 }
 
-/* Every change an answer reports, as events. */
+/* Every change an answer reports, as events.  Departures first: a viewer
+ * whose entry had expired and who comes back in this very call is both in
+ * "expired" and "joined", and a client applying the events in order must
+ * end with that viewer present. */
 static void announce_changes(struct eccr_ctx *c, const struct target *t, json_object *answer)
 {
 	json_object *joined;
 
+	announce_left(c, t, answer, "expired", true);
+	announce_left(c, t, answer, "left", false);
 	if (json_object_object_get_ex(answer, "joined", &joined) && json_object_get_boolean(joined))
 		announce(c, t, "presence_joined", c->req.who.sub, c->req.who.name,
 		    c->req.who.sub, c->req.who.name, NULL);
-	announce_left(c, t, answer, "left", false);
-	announce_left(c, t, answer, "expired", true);
 }
 
 static bool answer_flag(json_object *answer, const char *name)

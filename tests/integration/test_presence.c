@@ -727,3 +727,51 @@ Test(presence_keys, a_damaged_value_is_started_afresh)
 	free(tj);
 	free(tk);
 }
+
+/* The presence events of one user on one episode, in file order, as a
+ * string of 'J' (joined) and 'L' (left). */
+static void presence_sequence(const char *uid, const char *eid, char *out, size_t n)
+{
+	char line[65536];
+	FILE *f = fopen(stack_path("events.jsonl"), "r");
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL && used + 1 < n) {
+		if (strstr(line, uid) == NULL || strstr(line, eid) == NULL)
+			continue;
+		if (strstr(line, "\"type\":\"presence_joined\"") != NULL)
+			out[used++] = 'J';
+		else if (strstr(line, "\"type\":\"presence_left\"") != NULL)
+			out[used++] = 'L';
+	}
+	out[used] = '\0';
+	fclose(f);
+}
+
+Test(presence, a_viewer_back_after_expiring_ends_present, .timeout = 30)
+{
+	char id[37], uid[128], eid[128], seq[16];
+	const char *liz = user("liz");
+	char *tl = token_for(liz, "viewer");
+
+	create(id);
+	cr_assert_eq(heartbeat(id, tl), 204);
+	usleep(TTL_MS * 1000 + 500000);
+	/* Expired, and back in one call: whoever reports the expiry, her
+	 * departure comes before her return, so a client applying the
+	 * events in order shows her present. */
+	cr_assert_eq(heartbeat(id, tl), 204);
+	json_needle(uid, sizeof uid, "user_id", liz);
+	json_needle(eid, sizeof eid, "episode_id", id);
+	for (int i = 0; i < 50; i++) {
+		presence_sequence(uid, eid, seq, sizeof seq);
+		if (strlen(seq) >= 3)
+			break;
+		usleep(100000);
+	}
+	cr_assert_str_eq(seq, "JLJ", "presence events of the returning viewer: %s", seq);
+	free(tl);
+}
