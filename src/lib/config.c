@@ -30,6 +30,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "event_types.h"
 #include "util.h"
 
 #ifndef ECCR_SYSCONFDIR
@@ -440,6 +441,10 @@ static const char *check_notify_types(const char *v)
 				return "expected a comma list of event types (a-z, 0-9, '_')";
 		if (item_is(p, n, "notification_created"))
 			return "notification_created cannot itself be notifiable";
+		/* A misspelt type would never notify anyone, silently. */
+		if (!eccr_event_type_notifiable(p, n))
+			return "not an event type that can notify (see the event table in the API"
+			       " reference; transient events never notify)";
 		p += n;
 	}
 	return NULL;

@@ -32,19 +32,3 @@ enum eccr_db_err eccr_notify_sync_types(struct eccr_db *db, const char *types)
 		PQclear(res);
 	return e;
 }
-
-bool eccr_notify_type_listed(const char *types, const char *type, size_t len)
-{
-	const char *p = types;
-
-	while (*p != '\0') {
-		size_t n;
-
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n > 0 && n == len && memcmp(p, type, len) == 0)
-			return true;
-		p += n;
-	}
-	return false;
-}

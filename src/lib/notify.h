@@ -18,7 +18,4 @@ int eccr_notify_register(void);
 /* Make notification_types hold exactly the types of the comma list. */
 enum eccr_db_err eccr_notify_sync_types(struct eccr_db *db, const char *types);
 
-/* Is type[0..len) one of the comma list? */
-bool eccr_notify_type_listed(const char *types, const char *type, size_t len);
-
 #endif

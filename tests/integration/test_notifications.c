@@ -634,6 +634,17 @@ Test(api, preferences)
 	cr_assert_str_eq(r->body,
 	    "{\"email_notifications\" : false, \"muted_types\" : [\"episode_created\",\"job_created\"]}");
 	resp_free(r);
+	/* API.md's own example: a type the default notifications.types leaves
+	 * out may be muted all the same (it may be listed tomorrow). */
+	r = http_json("PUT", "/me/preferences", u.tok, "{\"muted_types\":[\"episode_updated\"]}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(r->body,
+	    "{\"email_notifications\" : false, \"muted_types\" : [\"episode_updated\"]}");
+	resp_free(r);
+	r = http_json("PUT", "/me/preferences", u.tok,
+	    "{\"muted_types\":[\"episode_created\",\"job_created\"]}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	resp_free(r);
 
 	/* validation: every refusal names its field and stores nothing */
 	const struct {
@@ -641,6 +652,7 @@ Test(api, preferences)
 	} bad[] = {
 		{ "{\"muted_types\":[\"episode_exploded\"]}", "muted_types" },
 		{ "{\"muted_types\":[\"notification_created\"]}", "muted_types" },
+		{ "{\"muted_types\":[\"presence_joined\"]}", "muted_types" },  /* transient */
 		{ "{\"muted_types\":\"file_uploaded\"}", "muted_types" },
 		{ "{\"muted_types\":[1]}", "muted_types" },
 		{ "{\"email_notifications\":\"yes\"}", "email_notifications" },

@@ -365,6 +365,10 @@ static const struct bad_case bad_cases[] = {
 	  "notifications.types: expected a comma list of event types" },
 	{ "[notifications]\ntypes = file_uploaded,notification_created\n", 2,
 	  "notification_created cannot itself be notifiable" },
+	{ "[notifications]\ntypes = episode_created,episode_udpated\n", 2,
+	  "notifications.types: not an event type that can notify" },
+	{ "[notifications]\ntypes = episode_viewed\n", 2,
+	  "notifications.types: not an event type that can notify" },
 };
 
 Test(config, errors_name_file_line_and_reason)
