@@ -255,8 +255,30 @@ const char *eccr_status_text(int status)
 	}
 }
 
+static bool has_header(const struct eccr_req *r, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = r->headers.p, *end;
+
+	if (p == NULL)
+		return false;
+	end = p + r->headers.len;
+	while (p != NULL && p < end) {
+		if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':')
+			return true;
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (p != NULL)
+			p++;
+	}
+	return false;
+}
+
 static void problem_head(struct eccr_req *r, int status, const char *code)
 {
+	/* API.md: every 503 says when to come back; handlers that know
+	 * better set their own Retry-After first. */
+	if (status == 503 && !has_header(r, "Retry-After"))
+		eccr_resp_header(r, "Retry-After", "5");
 	r->status = status;
 	r->problem = true;
 	eccr_buf_reset(&r->out);

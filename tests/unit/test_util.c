@@ -539,3 +539,47 @@ Test(read_file, refuses_non_regular_files)
 	unlink(fifo);
 	cr_assert_null(p);
 }
+
+/* ------------------------------------------------------------ problem documents (http.c) */
+
+#include "http.h"
+
+static int count_in(const struct eccr_buf *b, const char *needle)
+{
+	int n = 0;
+	char *copy = strndup(b->p ? b->p : "", b->len);
+
+	for (const char *p = copy; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	free(copy);
+	return n;
+}
+
+Test(problem, every_503_says_when_to_come_back)
+{
+	struct eccr_req r = { 0 };
+
+	eccr_problem(&r, 503, "unavailable", "the store is down");
+	cr_assert_eq(r.status, 503);
+	cr_assert_eq(count_in(&r.headers, "Retry-After: 5\r\n"), 1);
+	cr_assert_eq(count_in(&r.out, "\"code\":\"unavailable\""), 1);
+	eccr_buf_free(&r.headers);
+	eccr_buf_free(&r.out);
+
+	/* A handler that knows better keeps its own value, and only it. */
+	memset(&r, 0, sizeof r);
+	eccr_resp_header(&r, "ETag", "\"3\"");
+	eccr_resp_header(&r, "retry-after", "30");
+	eccr_problem(&r, 503, "unavailable", "busy");
+	cr_assert_eq(count_in(&r.headers, "Retry-After"), 0);
+	cr_assert_eq(count_in(&r.headers, "retry-after: 30\r\n"), 1);
+	eccr_buf_free(&r.headers);
+	eccr_buf_free(&r.out);
+
+	/* Other statuses get none. */
+	memset(&r, 0, sizeof r);
+	eccr_problem(&r, 500, "internal", "oops");
+	cr_assert_eq(count_in(&r.headers, "Retry-After"), 0);
+	eccr_buf_free(&r.headers);
+	eccr_buf_free(&r.out);
+}
