@@ -758,9 +758,17 @@ void eccr_files_direct(struct eccr_ctx *c)
 	if (!json_object_object_get_ex(c->body, "size_bytes", &o))
 		eccr_valid_add(&v, "size_bytes", "is required");
 	else
-		eccr_json_get_uint(&v, "size_bytes", o, c->app->cfg.storage.max_upload_bytes, &bytes);
+		eccr_json_get_uint(&v, "size_bytes", o, INT64_MAX, &bytes);
 	if (v.n > 0) {
 		eccr_problem_valid(&c->req, &v);
+		return;
+	}
+	/* Well-formed but over the limit: the same answer as an upload
+	 * through eccr-fcgi would get. */
+	if (bytes > c->app->cfg.storage.max_upload_bytes) {
+		eccr_problem(&c->req, 413, "payload_too_large",
+		    "the file is larger than storage.max_upload_bytes (%lld)",
+		    (long long)c->app->cfg.storage.max_upload_bytes);
 		return;
 	}
 	if (!eccr_uuid_v4(id) || !eccr_storage_key(ep, id, key)) {

@@ -452,6 +452,21 @@ Test(files, direct_upload_url_lifetime)
 	    "{\"name\":\"short.txt\",\"content_type\":\"text/plain\",\"size_bytes\":1}");
 	assert_problem(r, 400, "bad_request");
 	resp_free(r);
-	cr_assert_eq(db_long("SELECT count(*) FROM files WHERE episode_id = $1::uuid", ep), 1,
+	/* Declared over storage.max_upload_bytes (1 MiB here): 413, as an
+	 * upload through the API would be; a negative size is malformed. */
+	snprintf(path, sizeof path, "/episodes/%s/files/uploads", ep);
+	r = http_json("POST", path, tok_editor(),
+	    "{\"name\":\"big.wav\",\"content_type\":\"audio/wav\",\"size_bytes\":1048577}");
+	assert_problem(r, 413, "payload_too_large");
+	resp_free(r);
+	r = http_json("POST", path, tok_editor(),
+	    "{\"name\":\"big.wav\",\"content_type\":\"audio/wav\",\"size_bytes\":-1}");
+	assert_problem(r, 400, "validation_failed");
+	resp_free(r);
+	r = http_json("POST", path, tok_editor(),
+	    "{\"name\":\"big.wav\",\"content_type\":\"audio/wav\",\"size_bytes\":1048576}");
+	cr_assert_eq(r->status, 201, "exactly the limit is allowed: %s", r->body);
+	resp_free(r);
+	cr_assert_eq(db_long("SELECT count(*) FROM files WHERE episode_id = $1::uuid", ep), 2,
 	    "a refused request left a row");
 }
