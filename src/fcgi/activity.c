@@ -20,6 +20,9 @@ static const char *const action_names[] = {
 	"COMPLETE", "FAILED", "START", NULL
 };
 
+/* The resources of the audited events of API.md's event table. */
+static const char *const resource_types[] = { "episode", "file", "job", "worker", NULL };
+
 static bool in_list(const char *s, const char *const *list)
 {
 	for (; *list != NULL; list++)
@@ -126,11 +129,15 @@ void eccr_activity_list(struct eccr_ctx *c)
 	size_t len;
 	const char *action = eccr_query_get(&c->req, "action", &len);
 	const char *ep = eccr_query_get(&c->req, "episode_id", NULL);
+	const char *rt = eccr_query_get(&c->req, "resource_type", NULL);
 	char id[37];
 
 	if (action != NULL && !in_list(action, action_names)) {
 		eccr_problem(&c->req, 400, "bad_request", "action must be one of CREATE, UPDATE, "
 		    "DELETE, VIEW, DOWNLOAD, RETRY, CANCEL, COMPLETE, FAILED, START");
+	} else if (rt != NULL && !in_list(rt, resource_types)) {
+		eccr_problem(&c->req, 400, "bad_request",
+		    "resource_type must be one of episode, file, job, worker");
 	} else if (ep != NULL && !eccr_uuid_normalize(ep, id)) {
 		eccr_problem(&c->req, 400, "bad_request", "episode_id must be a UUID");
 	} else if (own_actions_only(c, args) && text_arg(c, args, "action") &&

@@ -426,6 +426,14 @@ Test(activity_api, filters_roles_and_pages)
 	r = http_json("GET", path, tok_admin(), NULL);
 	cr_assert_eq(json_object_array_length(items_of(r)), 3);
 	resp_free(r);
+	snprintf(path, sizeof path, "/activity?resource_type=episode&resource_id=%s", id);
+	r = http_json("GET", path, tok_admin(), NULL);
+	cr_assert_eq(json_object_array_length(items_of(r)), 4);
+	resp_free(r);
+	snprintf(path, sizeof path, "/activity?resource_type=job&resource_id=%s", id);
+	r = http_json("GET", path, tok_admin(), NULL);
+	cr_assert_eq(json_object_array_length(items_of(r)), 0);
+	resp_free(r);
 	snprintf(path, sizeof path, "/activity?episode_id=%s&user_id=eddie&since=2000-01-01T00:00:00Z", id);
 	r = http_json("GET", path, tok_admin(), NULL);
 	cr_assert_eq(json_object_array_length(items_of(r)), 4);
@@ -466,6 +474,7 @@ Test(activity_api, stats_and_bad_parameters)
 {
 	static const char *const bad[] = {
 		"/activity?action=EXPLODE", "/activity?limit=0", "/activity?limit=201",
+		"/activity?resource_type=bogus", "/activity?resource_type=Episode",
 		"/activity?episode_id=nope", "/activity?since=yesterday", "/activity?colour=red",
 		"/activity?cursor=abc", "/activity/stats?until=2026-13-01T00:00:00Z",
 	};
