@@ -173,6 +173,23 @@ bool eccr_read_json_object(struct eccr_ctx *c)
 	return true;
 }
 
+bool eccr_empty_body(struct eccr_ctx *c)
+{
+	static const char *const none[] = { NULL };
+	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
+	struct eccr_valid v = { 0 };
+
+	if (cl == NULL || cl[0] == '\0' || strcmp(cl, "0") == 0)
+		return true;
+	if (!eccr_read_json_object(c))
+		return false;
+	if (!eccr_json_only_fields(&v, c->body, none)) {
+		eccr_problem_valid(&c->req, &v);
+		return false;
+	}
+	return true;
+}
+
 void eccr_db_problem(struct eccr_ctx *c, enum eccr_db_err e)
 {
 	struct eccr_req *r = &c->req;

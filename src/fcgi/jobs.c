@@ -398,25 +398,6 @@ void eccr_jobs_get(struct eccr_ctx *c)
 
 /* ------------------------------------------------------------ retry, cancel */
 
-/* retry and cancel take no input: a body, when there is one, must be an
- * empty JSON object.  False when a problem was queued. */
-static bool empty_body(struct eccr_ctx *c)
-{
-	static const char *const none[] = { NULL };
-	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
-	struct eccr_valid v = { 0 };
-
-	if (cl == NULL || cl[0] == '\0' || strcmp(cl, "0") == 0)
-		return true;
-	if (!eccr_read_json_object(c))
-		return false;
-	if (!eccr_json_only_fields(&v, c->body, none)) {
-		eccr_problem_valid(&c->req, &v);
-		return false;
-	}
-	return true;
-}
-
 static void transition(struct eccr_ctx *c, struct eccr_stmt *st, bool retry)
 {
 	char id[37];
@@ -426,7 +407,7 @@ static void transition(struct eccr_ctx *c, struct eccr_stmt *st, bool retry)
 	enum eccr_db_err e;
 
 	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
-	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !empty_body(c))
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !eccr_empty_body(c))
 		return;
 	params[0] = id;
 	params[1] = c->req.who.sub;

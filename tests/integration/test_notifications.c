@@ -583,6 +583,21 @@ Test(api, bad_requests)
 	assert_problem(r, 405, "method_not_allowed");
 	cr_assert_str_eq(resp_header(r, "Allow", hdr, sizeof hdr), "POST");
 	resp_free(r);
+	/* Actions without input refuse fields by name (API.md: unknown JSON
+	 * fields are 400); an empty object is no input. */
+	r = http_json("POST", "/notifications/read-all", alice.tok, "{\"before\":\"now\"}");
+	assert_problem(r, 400, "validation_failed");
+	cr_assert_not_null(strstr(r->body, "before"), "%s", r->body);
+	resp_free(r);
+	r = http_json("POST", "/notifications/" NO_EPISODE "/read", alice.tok, "{\"x\":1}");
+	assert_problem(r, 400, "validation_failed");
+	resp_free(r);
+	r = http_json("POST", "/notifications/read-all", alice.tok, "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	resp_free(r);
+	r = http_json("POST", "/notifications/read-all", alice.tok, "[1]");
+	assert_problem(r, 400, "bad_request");
+	resp_free(r);
 }
 
 Test(api, me)
@@ -680,7 +695,8 @@ Test(api, preferences)
 Test(api, watch_and_unwatch)
 {
 	struct user ed, viewer;
-	char ep[37], title[128];
+	char ep[37], title[128], path[256];
+	struct resp *r;
 
 	user(&ed, "ed", "Ed", "editor", false);
 	user(&viewer, "vic", "Vic", "viewer", false);
@@ -701,6 +717,10 @@ Test(api, watch_and_unwatch)
 	watch(&ed, NO_EPISODE, "POST", 404);
 	watch(&ed, NO_EPISODE, "DELETE", 404);
 	watch(&ed, "nope", "POST", 400);
+	snprintf(path, sizeof path, "/episodes/%s/watch", ep);
+	r = http_json("POST", path, ed.tok, "{\"quietly\":true}");
+	assert_problem(r, 400, "validation_failed");
+	resp_free(r);
 }
 
 Test(api, deleting_an_episode_tells_its_watchers)

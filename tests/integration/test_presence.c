@@ -408,6 +408,14 @@ Test(presence, bad_requests)
 	r = http_json("GET", path, tok_viewer(), NULL);
 	assert_problem(r, 405, "method_not_allowed");
 	resp_free(r);
+	/* A heartbeat takes no input: {} is fine, a field is refused by name. */
+	r = http_json("POST", path, tok_viewer(), "{\"colour\":\"red\"}");
+	assert_problem(r, 400, "validation_failed");
+	cr_assert_not_null(strstr(r->body, "colour"), "%s", r->body);
+	resp_free(r);
+	r = http_json("POST", path, tok_viewer(), "{}");
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	resp_free(r);
 }
 
 /* ------------------------------------------------------------ memcached down */
