@@ -214,7 +214,13 @@ struct eccr_plugin {
 	 * text; ECCR_QUERY_BAD_ARGS with *out_json a malloc'd message for the
 	 * client; ECCR_QUERY_UNAVAILABLE when the store is down;
 	 * ECCR_QUERY_NOT_MINE when this plugin does not answer `what`.  Called
-	 * from several threads at once.  May be NULL. */
+	 * from several threads at once.  May be NULL.
+	 * what = "health" (args "{}") is asked of every plugin on each
+	 * GET /health: answer ECCR_QUERY_OK when the service the plugin
+	 * depends on is reachable, ECCR_QUERY_UNAVAILABLE when it is not
+	 * (the process then reports itself degraded), NOT_MINE if the plugin
+	 * has no such service.  Answer from what you already know or with a
+	 * check bounded to ~100 ms; *out_json is ignored (and freed). */
 	int (*query)(void *state, const char *what, const char *args_json, char **out_json);
 	/* ECCR_PLUGIN_JOB: run one job.  Return ECCR_EMIT_OK with *result_json
 	 * (malloc'd JSON object, may stay NULL), ECCR_EMIT_RETRY or

@@ -10,6 +10,7 @@
  * emit() runs on one dispatcher thread and keeps one connection; query()
  * runs on request threads and takes connections from a small pool. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,12 +348,31 @@ static int stats(struct activity *a, json_object *args, char **out)
 	return rc;
 }
 
+/* "health": can the activity store be reached (it may be another
+ * database than the service's)?  One round trip on a pooled connection. */
+static int health(struct activity *a)
+{
+	PGconn *c = pool_get(a);
+	PGresult *res;
+	bool ok;
+
+	if (c == NULL)
+		return ECCR_QUERY_UNAVAILABLE;
+	res = PQexec(c, "SELECT 1");
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	pool_put(a, c);
+	return ok ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
+}
+
 static int activity_query(void *state, const char *what, const char *args_json, char **out)
 {
 	struct activity *a = state;
 	json_object *args;
 	int rc;
 
+	if (strcmp(what, "health") == 0)
+		return health(a);
 	if (strcmp(what, "activity.list") != 0 && strcmp(what, "activity.stats") != 0)
 		return ECCR_QUERY_NOT_MINE;
 	if ((args = json_tokener_parse(args_json)) == NULL ||

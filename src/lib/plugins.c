@@ -416,6 +416,18 @@ void eccr_plugins_unload(struct eccr_plugins *ps)
 		eccr_plugin_close(ps->v[--ps->n]);
 }
 
+bool eccr_plugin_healthy(const struct eccr_plugin_instance *pi)
+{
+	char *out = NULL;
+	int rc;
+
+	if (pi->desc.query == NULL)
+		return true;
+	rc = pi->desc.query(pi->state, "health", "{}", &out);
+	free(out);
+	return rc != ECCR_QUERY_UNAVAILABLE;
+}
+
 int eccr_plugins_query(const struct eccr_plugins *ps, const char *what,
     const char *args_json, char **out_json)
 {

@@ -53,6 +53,10 @@ bool eccr_plugin_wants(const struct eccr_plugin_instance *pi, const char *type);
  * that does not say ECCR_QUERY_NOT_MINE answers.  Returns its enum
  * eccr_query_result, or ECCR_QUERY_NOT_MINE when none answers.  *out_json
  * is malloc'd (or NULL). */
+/* The answer of pi to the optional "health" query: false only when the
+ * plugin says its own service is unavailable. */
+bool eccr_plugin_healthy(const struct eccr_plugin_instance *pi);
+
 int eccr_plugins_query(const struct eccr_plugins *ps, const char *what,
     const char *args_json, char **out_json);
 

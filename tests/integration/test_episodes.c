@@ -1744,6 +1744,8 @@ Test(zz_outage, database_down_gives_503_then_recovers, .timeout = 90)
 	cr_assert_eq(r->status, 503, "%s", r->body);
 	cr_assert_str_eq(resp_str(r, "status"), "degraded", "%s", r->body);
 	cr_assert_str_neq(resp_str(r, "database"), "ok", "%s", r->body);
+	/* activity-pg's store is this database too: it says so itself. */
+	cr_assert_not_null(strstr(r->body, "\"activity-pg\":\"unavailable\""), "%s", r->body);
 	resp_free(r);
 
 	cr_assert_eq(system(start), 0, "%s failed", start);
@@ -1765,5 +1767,6 @@ Test(zz_outage, database_down_gives_503_then_recovers, .timeout = 90)
 	r = http_root("GET", "/health", NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(resp_str(r, "status"), "ok");
+	cr_assert_not_null(strstr(r->body, "\"activity-pg\":\"ok\""), "%s", r->body);
 	resp_free(r);
 }
