@@ -166,6 +166,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	if (!once && eccr_metrics_open(w->cfg.metrics.dir, "worker", err, sizeof err) != 0)
 		eccr_warn("%s: this worker's deliveries will not show in /metrics", err);
 	if (eccr_outbox_register() != 0 || eccr_notify_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
+	    presence_sweep_register() != 0 ||
 	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
 		eccr_err("%s", err);
 		return -1;
@@ -196,7 +197,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	 * for good, so one nobody hears would be lost for every process.
 	 * Without it expiries are still announced, by the next request. */
 	if (w->dispatch != NULL)
-		w->sweep = presence_sweep_start(&w->plugins, w->dispatch);
+		w->sweep = presence_sweep_start(&w->cfg, &w->plugins, w->dispatch);
 	return 0;
 }
 

@@ -2,15 +2,19 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <json-c/json.h>
+#include <libpq-fe.h>
 
+#include "db.h"
 #include "json.h"
 #include "log.h"
 #include "presence_sweep.h"
+#include "util.h"
 
 /* How often the plugin is asked; it sweeps at most once per its sweep_s. */
 #define ASK_INTERVAL_MS 1000
@@ -20,9 +24,18 @@
 #define USER_MAX 512
 #define NAME_MAX_ 1024
 
+/* The episode of a file or job, as eccr-fcgi finds it for its presence
+ * events (src/fcgi/presence.c); NULL for a job of no episode. */
+static struct eccr_stmt st_episode_of = {
+	.sql = "SELECT episode_id FROM files WHERE $1 = 'file' AND id = $2::uuid"
+	       " UNION ALL SELECT episode_id FROM jobs WHERE $1 = 'job' AND id = $2::uuid",
+	.nparams = 2, .flags = ECCR_STMT_READ,
+};
+
 struct presence_sweep {
 	const struct eccr_plugins *ps;
 	struct eccr_dispatch *d;
+	struct eccr_db *db;     /* this thread's own; NULL: episodes not looked up */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -44,6 +57,34 @@ static const char *member(json_object *o, const char *name, size_t max, bool emp
 	return json_object_get_string(v);
 }
 
+int presence_sweep_register(void)
+{
+	return eccr_db_register(&st_episode_of);
+}
+
+/* The episode_id of an event about type/id into out: the id of an episode,
+ * the episode of a file or job; false when there is none (or the database
+ * could not tell: the event then reaches the resource's watchers only). */
+static bool episode_of(struct presence_sweep *s, const char *type, const char *id, char out[37])
+{
+	const char *p[2] = { type, id };
+	PGresult *res;
+	bool found;
+
+	if (strcmp(type, "episode") == 0) {
+		snprintf(out, 37, "%s", id);
+		return true;
+	}
+	if (s->db == NULL || (strcmp(type, "file") != 0 && strcmp(type, "job") != 0) ||
+	    !eccr_uuid_valid(id) || eccr_db_exec(s->db, &st_episode_of, p, &res) != ECCR_DB_OK)
+		return false;
+	found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && eccr_uuid_valid(PQgetvalue(res, 0, 0));
+	if (found)
+		snprintf(out, 37, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found;
+}
+
 /* presence_left for one {"resource_type","resource_id","user_id","name"},
  * as eccr-fcgi announces an expiry it finds (src/fcgi/presence.c). */
 static void announce(struct presence_sweep *s, json_object *e)
@@ -53,6 +94,7 @@ static void announce(struct presence_sweep *s, json_object *e)
 	const char *user = member(e, "user_id", USER_MAX, false);
 	const char *name = member(e, "name", NAME_MAX_, true);
 	json_object *data;
+	char episode[37];
 
 	if (type == NULL || id == NULL || user == NULL || name == NULL) {
 		eccr_warn("presence.sweep answered a malformed entry: %s",
@@ -66,7 +108,7 @@ static void announce(struct presence_sweep *s, json_object *e)
 	json_object_object_add(data, "reason", json_object_new_string("expired"));
 	/* A full queue drops it: transient events may be lost. */
 	eccr_dispatch_offer_transient(s->d, "presence_left", "system", NULL, type, id,
-	    strcmp(type, "episode") == 0 ? id : NULL,
+	    episode_of(s, type, id, episode) ? episode : NULL,
 	    json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN));
 	json_object_put(data);
 }
@@ -145,8 +187,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct presence_sweep *presence_sweep_start(const struct eccr_plugins *ps,
-    struct eccr_dispatch *d)
+struct presence_sweep *presence_sweep_start(const struct eccr_config *cfg,
+    const struct eccr_plugins *ps, struct eccr_dispatch *d)
 {
 	struct presence_sweep *s = calloc(1, sizeof *s);
 	pthread_condattr_t ca;
@@ -158,6 +200,9 @@ struct presence_sweep *presence_sweep_start(const struct eccr_plugins *ps,
 	}
 	s->ps = ps;
 	s->d = d;
+	if ((s->db = eccr_db_new(cfg->database.conninfo, "eccr-worker-presence")) == NULL)
+		eccr_warn("presence sweep: out of memory; expiries on files and jobs go "
+		    "without their episode_id");
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -167,6 +212,7 @@ struct presence_sweep *presence_sweep_start(const struct eccr_plugins *ps,
 		eccr_err("presence sweep: cannot start its thread: %s", strerror(err));
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
+		eccr_db_free(s->db);
 		free(s);
 		return NULL;
 	}
@@ -184,5 +230,6 @@ void presence_sweep_stop(struct presence_sweep *s)
 	pthread_join(s->thread, NULL);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	eccr_db_free(s->db);
 	free(s);
 }

@@ -258,21 +258,39 @@ Test(presence, viewers_expire_after_the_ttl_and_the_expiry_is_announced, .timeou
 	free(tc);
 }
 
+/* A job of episode ep that will not run while the test lasts. */
+static void create_job(const char *ep, char id[37])
+{
+	char body[160];
+	struct resp *r;
+
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"episode_id\":\"%s\","
+	    "\"run_at\":\"2099-01-01T00:00:00Z\"}", ep);
+	r = http_json("POST", "/jobs", tok_editor(), body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, 37, "%s", resp_str(r, "id"));
+	resp_free(r);
+}
+
 /* Nobody touches the episode after a viewer's only heartbeat: eccr-worker's
  * sweep (sweep_s = 1 in the harness) still announces the expiry, exactly
- * once, within TTL + 2 sweeps and some slack; a viewer who keeps
- * heartbeating another episode meanwhile is not reported. */
+ * once, within TTL + 2 sweeps and some slack; so it does for a job, with
+ * the job's episode as episode_id; a viewer who keeps heartbeating another
+ * episode meanwhile is not reported. */
 Test(presence, an_expiry_nobody_reads_is_announced_by_the_sweep, .timeout = 40)
 {
-	char gone[37], kept[37], uid[128], mid[128], eid[128], rid[160];
-	const char *leo = user("leo"), *mia = user("mia");
+	char gone[37], kept[37], job[37], uid[128], mid[128], nid[128], eid[128], rid[160];
+	const char *leo = user("leo"), *mia = user("mia"), *nina = user("nina");
 	char *tl = token_for(leo, "viewer"), *tm = token_for(mia, "viewer");
+	char *tn = token_for(nina, "viewer");
 	double t0, last_beat = 0, found_at = -1;
 	long n = 0;
 
 	create(gone);
 	create(kept);
+	create_job(gone, job);
 	cr_assert_eq(heartbeat(kept, tm), 204);
+	cr_assert_eq(call("POST", "job", job, "/heartbeat", tn), 204);
 	cr_assert_eq(heartbeat(gone, tl), 204);
 	t0 = now_ms();
 	json_needle(uid, sizeof uid, "user_id", leo);
@@ -301,8 +319,15 @@ Test(presence, an_expiry_nobody_reads_is_announced_by_the_sweep, .timeout = 40)
 	    "\"actor\":{\"id\":\"system\"}", NULL), 1, "the announcement is not the expiry's");
 	cr_assert_eq(event_lines("\"type\":\"presence_left\"", mid, NULL), 0,
 	    "%s kept heartbeating but was reported gone", mia);
+	json_needle(nid, sizeof nid, "user_id", nina);
+	snprintf(rid, sizeof rid, "\"resource\":{\"type\":\"job\",\"id\":\"%s\"}", job);
+	cr_assert_eq(event_lines("\"type\":\"presence_left\"", nid, NULL), 1,
+	    "one presence_left for the job's viewer");
+	cr_assert_eq(event_lines("\"type\":\"presence_left\"", nid, rid, eid,
+	    "\"reason\":\"expired\"", NULL), 1, "the job's expiry lacks its episode");
 	free(tl);
 	free(tm);
+	free(tn);
 }
 
 Test(presence, leave_removes_the_caller_only)
