@@ -9,6 +9,7 @@
  * retry_s = 1                    ; a failed server is tried again after this
  * max_viewers = 1000             ; per resource
  * pool_size = 32                 ; memcached handles shared by request threads
+ * sweep_s = 5                    ; presence.sweep walks the index at most this often
  * events = episode_deleted       ; recommended: the only event it acts on
  *
  * The viewers of one resource live in one key, KEY_PREFIX TYPE ":" ID
@@ -21,34 +22,56 @@
  *       -> {"viewers":[...],"left":[{user_id,name}] or [],"expired":[...]}
  *   presence.list      {resource_type, resource_id}
  *       -> {"viewers":[...],"left":[],"expired":[...]}
+ *   presence.sweep     {}
+ *       -> {"expired":[{resource_type,resource_id,user_id,name}...]}
  *
  * viewers are {"user_id","name","since","last_seen"} (RFC 3339); left and
  * expired {"user_id","name"}: the caller announces presence_joined and
- * presence_left from them.  Each expiry is reported by exactly one answer.
+ * presence_left from them.  Each expiry is reported by exactly one answer,
+ * whichever query (of whichever process) finds it.
+ *
+ * So that an expiry is announced although nobody reads the resource any
+ * more, the resources with viewers are indexed in SHARD_COUNT keys
+ * KEY_PREFIX "index:" N (shard.h; a heartbeat that joins adds its resource)
+ * and eccr-worker asks presence.sweep every second: at most once per
+ * sweep_s per process it reads every indexed resource, as presence.list
+ * would, answers the expiries it dropped and unindexes the resources left
+ * empty (sweep.c); asked sooner it answers {"expired":[]} without touching
+ * memcached.  A viewer's presence_left thus comes within about sweep_s of
+ * its ttl running out.  The resource type "index" is reserved.
  *
  * It is a sink only to forget the viewers of a deleted episode at once
  * (episode_deleted); every other event is taken without work. */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
 #include <eccr/plugin.h>
 
 #include "store.h"
+#include "sweep.h"
 #include "viewers.h"
 
 #define PREFIX_MAX 100
 #define TYPE_MAX 32
 #define RID_MAX 64
 #define ARGS_MAX 8192
+/* A caller asking every sweep_s is not turned away by the jitter of its
+ * own timer. */
+#define SWEEP_SLACK_MS 50
 
 struct presence {
 	const struct eccr_host *host;
 	struct store *store;
 	char prefix[PREFIX_MAX + 1];
+	struct sweep_index index;
+	int64_t sweep_ms;
+	atomic_llong last_sweep_ms;     /* monotonic; 0: never */
 };
 
 static const struct eccr_plugin_option options[] = {
@@ -65,6 +88,8 @@ static const struct eccr_plugin_option options[] = {
 	{ "max_viewers", ECCR_OPT_INT, "1000", 1, 10000, "viewers kept per resource" },
 	{ "pool_size", ECCR_OPT_INT, "32", 1, 1024,
 	  "memcached handles shared by the request threads of one process" },
+	{ "sweep_s", ECCR_OPT_INT, "5", 1, 3600,
+	  "presence.sweep looks for expired viewers at most this often (per process)" },
 	{ NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -94,6 +119,7 @@ static int presence_init(const struct eccr_host *host, void **state)
 		.retry_s = int_option(host, "retry_s"),
 		.pool_size = int_option(host, "pool_size"),
 		.ttl_ms = (int64_t)int_option(host, "ttl_s") * 1000,
+		.sweep_ms = (int64_t)int_option(host, "sweep_s") * 1000,
 		.max_viewers = (size_t)int_option(host, "max_viewers"),
 	};
 	struct presence *p;
@@ -113,8 +139,14 @@ static int presence_init(const struct eccr_host *host, void **state)
 		free(p);
 		return -1;
 	}
-	host->log(host, ECCR_PLUGIN_LOG_INFO, "viewers in memcached at %s, ttl %d s",
-	    sc.servers, (int)(sc.ttl_ms / 1000));
+	p->index.host = host;
+	p->index.store = p->store;
+	p->index.prefix = p->prefix;
+	atomic_init(&p->index.full_logged, false);
+	p->sweep_ms = sc.sweep_ms;
+	atomic_init(&p->last_sweep_ms, 0);
+	host->log(host, ECCR_PLUGIN_LOG_INFO, "viewers in memcached at %s, ttl %d s, sweep %d s",
+	    sc.servers, (int)(sc.ttl_ms / 1000), (int)(sc.sweep_ms / 1000));
 	*state = p;
 	return 0;
 }
@@ -127,7 +159,8 @@ static void presence_fini(void *state)
 	free(p);
 }
 
-/* The key of a resource; false when type or id could not be part of one. */
+/* The key of a resource; false when type or id could not be part of one
+ * ("index" is the index's: shard.h). */
 static bool make_key(const struct presence *p, const char *type, const char *id,
     char key[STORE_KEY_MAX + 1])
 {
@@ -136,7 +169,8 @@ static bool make_key(const struct presence *p, const char *type, const char *id,
 	for (size_t i = 0; i < tl; i++)
 		if (!islower((unsigned char)type[i]) && type[i] != '_')
 			return false;
-	if (tl == 0 || tl > TYPE_MAX || il == 0 || il > RID_MAX || !key_text(id, il))
+	if (tl == 0 || tl > TYPE_MAX || il == 0 || il > RID_MAX || !key_text(id, il) ||
+	    strcmp(type, "index") == 0)
 		return false;
 	return snprintf(key, STORE_KEY_MAX + 1, "%s%s:%s", p->prefix, type, id) <= STORE_KEY_MAX;
 }
@@ -243,9 +277,35 @@ static int run(struct presence *p, enum store_op op, json_object *args, char **o
 	}
 	if ((rc = store_update(p->store, key, op, user, name ? name : "", &res)) != ECCR_QUERY_OK)
 		return rc;
+	/* After the viewer is written: the order the sweep relies on (sweep.c). */
+	if (res.joined)
+		sweep_index_join(&p->index, type, id);
 	*out = answer(op, &res);
 	store_outcome_free(&res);
 	return *out != NULL ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* presence.sweep: at most once per sweep_s in this process (one caller
+ * wins the turn; the others answer nothing expired). */
+static int sweep(struct presence *p, char **out)
+{
+	int64_t now = mono_ms();
+	long long last = atomic_load(&p->last_sweep_ms);
+
+	if ((last != 0 && now - last < p->sweep_ms - SWEEP_SLACK_MS) ||
+	    !atomic_compare_exchange_strong(&p->last_sweep_ms, &last, now)) {
+		*out = message("{\"expired\":[]}");
+		return *out != NULL ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
+	}
+	return sweep_run(&p->index, out);
 }
 
 static int presence_query(void *state, const char *what, const char *args_json, char **out)
@@ -254,7 +314,9 @@ static int presence_query(void *state, const char *what, const char *args_json, 
 	json_object *args;
 	int rc;
 
-	if (op_of(what, &op) != 0)
+	bool sweeping = strcmp(what, "presence.sweep") == 0;
+
+	if (!sweeping && op_of(what, &op) != 0)
 		return ECCR_QUERY_NOT_MINE;
 	args = strlen(args_json) <= ARGS_MAX ? json_tokener_parse(args_json) : NULL;
 	if (args == NULL || !json_object_is_type(args, json_type_object)) {
@@ -262,7 +324,7 @@ static int presence_query(void *state, const char *what, const char *args_json, 
 		*out = message("arguments must be a JSON object");
 		return ECCR_QUERY_BAD_ARGS;
 	}
-	rc = run(state, op, args, out);
+	rc = sweeping ? sweep(state, out) : run(state, op, args, out);
 	json_object_put(args);
 	return rc;
 }

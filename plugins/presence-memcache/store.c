@@ -47,6 +47,7 @@ struct store {
 	const struct eccr_host *host;
 	memcached_pool_st *pool;
 	int64_t ttl_ms;
+	int64_t sweep_ms;
 	size_t max_viewers;
 	int64_t retry_ms;
 	int64_t refresh_ms;
@@ -125,6 +126,7 @@ struct store *store_new(const struct eccr_host *host, const struct store_config 
 	}
 	s->host = host;
 	s->ttl_ms = cfg->ttl_ms;
+	s->sweep_ms = cfg->sweep_ms;
 	s->max_viewers = cfg->max_viewers;
 	s->retry_ms = (int64_t)cfg->retry_s * 1000;
 	s->refresh_ms = cfg->ttl_ms / 10;
@@ -253,17 +255,17 @@ static memcached_return_t gets(memcached_st *mc, const char *key, char **val,
 	return rc;
 }
 
-/* The key outlives its newest entry by one more ttl, so that a heartbeat
- * or read in that time still finds the expired entries and reports them
- * (presence_left); memcached counts whole seconds, hence one more.  An
- * emptied list lives a moment only. */
+/* The key outlives its newest entry by one more ttl and one sweep_s, so
+ * that a heartbeat, read or sweep in that time still finds the expired
+ * entries and reports them (presence_left); memcached counts whole
+ * seconds, hence one more.  An emptied list lives a moment only. */
 static time_t expiry_s(const struct store *s, const struct viewers *vs, int64_t now)
 {
 	int64_t left = viewers_newest(vs) + s->ttl_ms - now;
 
 	if (vs->n == 0 || left <= 0)
 		return 1;
-	return (time_t)((left + s->ttl_ms) / 1000 + 2);
+	return (time_t)((left + s->ttl_ms + s->sweep_ms) / 1000 + 2);
 }
 
 /* Apply op to vs (decoded, pruned) at now; true when it needs writing. */
@@ -298,15 +300,44 @@ static bool apply(struct store *s, enum store_op op, const char *user_id, const 
 	}
 }
 
-/* One read-modify-write round.  1: done; 0: lost a race, retry; -1: error. */
-static int round_trip(struct store *s, memcached_st *mc, const char *key, enum store_op op,
-    const char *user_id, const char *name, struct store_outcome *out, memcached_return_t *rc)
+/* A round of cas_loop: 1 done, 0 lost a race (retry), -1 error (*rc says
+ * which, for the breaker). */
+typedef int round_fn(struct store *s, memcached_st *mc, const char *key, void *arg,
+    memcached_return_t *rc);
+
+/* Write a changed value back: cas when it was read with a token, add when
+ * the key was missing.  1: stored; 0: lost a race; -1: error. */
+static int write_back(memcached_st *mc, const char *key, bool existed, const char *val,
+    size_t len, time_t expiry, uint64_t cas, memcached_return_t *rc)
 {
+	if (existed)
+		*rc = memcached_cas(mc, key, strlen(key), val, len, expiry, 0, cas);
+	else
+		*rc = memcached_add(mc, key, strlen(key), val, len, expiry, 0);
+	if (*rc == MEMCACHED_SUCCESS || *rc == MEMCACHED_STORED)
+		return 1;
+	if (*rc == MEMCACHED_DATA_EXISTS || *rc == MEMCACHED_NOTSTORED || *rc == MEMCACHED_NOTFOUND)
+		return 0;
+	return -1;
+}
+
+struct update {
+	enum store_op op;
+	const char *user_id, *name;
+	struct store_outcome *out;
+};
+
+/* One read-modify-write round of a resource's viewers. */
+static int update_round(struct store *s, memcached_st *mc, const char *key, void *arg,
+    memcached_return_t *rc)
+{
+	struct update *u = arg;
+	struct store_outcome *out = u->out;
 	char *val, *enc;
 	size_t len, enclen;
 	uint64_t cas = 0;
 	int64_t now = now_ms();
-	int err;
+	int err, r;
 	bool write;
 
 	store_outcome_free(out);
@@ -317,22 +348,15 @@ static int round_trip(struct store *s, memcached_st *mc, const char *key, enum s
 		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "%s held no viewers list; starting afresh", key);
 	if (viewers_prune(&out->now, now, s->ttl_ms, &out->expired) < 0)
 		return free(val), -1;
-	write = apply(s, op, user_id, name, now, out, &err);
+	write = apply(s, u->op, u->user_id, u->name, now, out, &err);
 	if (err != 0 || !write)
 		return free(val), err == 0 ? 1 : -1;
 	if ((enc = viewers_encode(&out->now, &enclen)) == NULL)
 		return free(val), -1;
-	if (val != NULL)
-		*rc = memcached_cas(mc, key, strlen(key), enc, enclen, expiry_s(s, &out->now, now), 0, cas);
-	else
-		*rc = memcached_add(mc, key, strlen(key), enc, enclen, expiry_s(s, &out->now, now), 0);
+	r = write_back(mc, key, val != NULL, enc, enclen, expiry_s(s, &out->now, now), cas, rc);
 	free(enc);
 	free(val);
-	if (*rc == MEMCACHED_SUCCESS || *rc == MEMCACHED_STORED)
-		return 1;
-	if (*rc == MEMCACHED_DATA_EXISTS || *rc == MEMCACHED_NOTSTORED || *rc == MEMCACHED_NOTFOUND)
-		return 0;
-	return -1;
+	return r;
 }
 
 /* A pooled connection the server closed (it restarted since the handle
@@ -352,15 +376,16 @@ static void backoff(int attempt)
 		usleep((useconds_t)(random() % (100 * (attempt < 20 ? attempt : 20))));
 }
 
-int store_update(struct store *s, const char *key, enum store_op op,
-    const char *user_id, const char *name, struct store_outcome *out)
+/* Run round until it is done, against lost races (bounded) and one stale
+ * pooled connection, behind the key's server's breaker.  ECCR_QUERY_OK or
+ * ECCR_QUERY_UNAVAILABLE. */
+static int cas_loop(struct store *s, const char *key, round_fn *round, void *arg)
 {
 	memcached_return_t rc = MEMCACHED_SUCCESS;
 	memcached_st *mc = handle(s);
 	struct breaker *b;
 	int r = -1;
 
-	memset(out, 0, sizeof *out);
 	if (mc == NULL)
 		return ECCR_QUERY_UNAVAILABLE;
 	b = breaker_of(s, mc, key);
@@ -369,7 +394,7 @@ int store_update(struct store *s, const char *key, enum store_op op,
 		return ECCR_QUERY_UNAVAILABLE;
 	}
 	for (int attempt = 0, retried = 0; attempt < CAS_ATTEMPTS; attempt++) {
-		r = round_trip(s, mc, key, op, user_id, name, out, &rc);
+		r = round(s, mc, key, arg, &rc);
 		if (r < 0 && stale_connection(rc) && !retried++)
 			continue;
 		if (r != 0)
@@ -381,10 +406,101 @@ int store_update(struct store *s, const char *key, enum store_op op,
 		    "%s: still contended after %d CAS rounds", key, CAS_ATTEMPTS);
 	breaker_after(s, b, mc, rc);
 	memcached_pool_release(s->pool, mc);
-	if (r == 1)
-		return ECCR_QUERY_OK;
-	store_outcome_free(out);
-	return ECCR_QUERY_UNAVAILABLE;
+	return r == 1 ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
+}
+
+int store_update(struct store *s, const char *key, enum store_op op,
+    const char *user_id, const char *name, struct store_outcome *out)
+{
+	struct update u = { op, user_id, name, out };
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = cas_loop(s, key, update_round, &u)) != ECCR_QUERY_OK)
+		store_outcome_free(out);
+	return rc;
+}
+
+/* ------------------------------------------------------------ the index */
+
+struct index_change {
+	const char *entry;      /* NULL: read only */
+	bool add;
+	struct shard *sh;
+	int result;             /* shard_add's or shard_remove's */
+};
+
+/* The shard at key into sh (which is emptied first); a damaged value
+ * reads as empty. */
+static memcached_return_t read_shard(struct store *s, memcached_st *mc, const char *key,
+    struct shard *sh, bool *existed, uint64_t *cas)
+{
+	memcached_return_t rc;
+	size_t len;
+	char *val;
+
+	shard_free(sh);
+	if ((rc = gets(mc, key, &val, &len, cas)) != MEMCACHED_SUCCESS)
+		return rc;
+	*existed = val != NULL;
+	if (val != NULL && shard_decode(val, len, sh) != 0)
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
+		    "%s held no index shard; starting afresh", key);
+	free(val);
+	return MEMCACHED_SUCCESS;
+}
+
+/* One read-modify-write round of an index shard.  The shard never expires:
+ * the sweep removes what it no longer needs. */
+static int index_round(struct store *s, memcached_st *mc, const char *key, void *arg,
+    memcached_return_t *rc)
+{
+	struct index_change *c = arg;
+	bool existed = false;
+	uint64_t cas = 0;
+	size_t len;
+	char *enc;
+	int r;
+
+	if ((*rc = read_shard(s, mc, key, c->sh, &existed, &cas)) != MEMCACHED_SUCCESS)
+		return -1;
+	if (c->entry == NULL)
+		return 1;
+	c->result = c->add ? shard_add(c->sh, c->entry) : shard_remove(c->sh, c->entry);
+	if (c->result == -1)
+		return -1;
+	if (c->result != 1)
+		return 1;
+	if ((enc = shard_encode(c->sh, &len)) == NULL)
+		return -1;
+	r = write_back(mc, key, existed, enc, len, 0, cas, rc);
+	free(enc);
+	return r;
+}
+
+int store_index_read(struct store *s, const char *key, struct shard *out)
+{
+	struct index_change c = { NULL, false, out, 0 };
+	int rc;
+
+	shard_init(out);
+	if ((rc = cas_loop(s, key, index_round, &c)) != ECCR_QUERY_OK)
+		shard_free(out);
+	return rc;
+}
+
+int store_index_change(struct store *s, const char *key, const char *entry, bool add,
+    int *result)
+{
+	struct shard sh;
+	struct index_change c = { entry, add, &sh, 0 };
+	int rc;
+
+	shard_init(&sh);
+	rc = cas_loop(s, key, index_round, &c);
+	shard_free(&sh);
+	*result = c.result;
+	return rc;
 }
 
 void store_forget(struct store *s, const char *key)

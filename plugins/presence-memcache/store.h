@@ -9,6 +9,7 @@
 
 #include <eccr/plugin.h>
 
+#include "shard.h"
 #include "viewers.h"
 
 /* memcached's own key limit. */
@@ -21,6 +22,7 @@ struct store_config {
 	int retry_s;                /* a failed server is left alone this long */
 	int pool_size;
 	int64_t ttl_ms;
+	int64_t sweep_ms;           /* keys linger this much longer for the sweep */
 	size_t max_viewers;
 };
 
@@ -53,6 +55,18 @@ struct store_outcome {
 int store_update(struct store *s, const char *key, enum store_op op,
     const char *user_id, const char *name, struct store_outcome *out);
 void store_outcome_free(struct store_outcome *out);
+
+/* The index shard at key (shard.h) into out (the caller frees it with
+ * shard_free); a missing or damaged value reads as empty.  ECCR_QUERY_OK
+ * or ECCR_QUERY_UNAVAILABLE. */
+int store_index_read(struct store *s, const char *key, struct shard *out);
+
+/* Add (add) or remove entry in the index shard at key, with CAS like the
+ * viewers.  *result: 1 changed, 0 nothing to do (present already, or not
+ * there), -2 the shard is full (not added).  ECCR_QUERY_OK or
+ * ECCR_QUERY_UNAVAILABLE. */
+int store_index_change(struct store *s, const char *key, const char *entry, bool add,
+    int *result);
 
 /* Remove the key (a deleted resource's viewers); best effort. */
 void store_forget(struct store *s, const char *key);

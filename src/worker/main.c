@@ -7,7 +7,9 @@
  * every worker.poll_interval_ms it also delivers the events no eccr-fcgi
  * delivered within outbox.grace_ms and the deliveries whose retry is due
  * (outbox.c).  Events the worker itself writes (job_started, ...) go
- * through its own dispatcher thread, as in eccr-fcgi.  SIGHUP reads the
+ * through its own dispatcher thread, as in eccr-fcgi, and so do the
+ * presence_left of viewers whose ttl ran out where nobody looks any more
+ * (presence_sweep.c, a thread of its own).  SIGHUP reads the
  * configuration file again (reload.c). */
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +31,7 @@
 #include "notify.h"
 #include "outbox.h"
 #include "plugins.h"
+#include "presence_sweep.h"
 #include "reload.h"
 #include "storage.h"
 #include "storage_gc.h"
@@ -46,6 +49,7 @@ struct worker {
 	struct eccr_db *db;
 	struct eccr_dispatch *dispatch;
 	struct jobs *jobs;
+	struct presence_sweep *sweep;
 	struct eccr_storage *storage;
 	char id[128];
 	const char *cfgpath;    /* the file read at start-up, read again on SIGHUP */
@@ -162,6 +166,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	if (!once && eccr_metrics_open(w->cfg.metrics.dir, "worker", err, sizeof err) != 0)
 		eccr_warn("%s: this worker's deliveries will not show in /metrics", err);
 	if (eccr_outbox_register() != 0 || eccr_notify_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
+	    presence_sweep_register() != 0 ||
 	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
 		eccr_err("%s", err);
 		return -1;
@@ -188,6 +193,11 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 		eccr_err("cannot start the job processor");
 		return -1;
 	}
+	/* Only with somewhere to announce them: a sweep takes each expiry
+	 * for good, so one nobody hears would be lost for every process.
+	 * Without it expiries are still announced, by the next request. */
+	if (w->dispatch != NULL)
+		w->sweep = presence_sweep_start(&w->cfg, &w->plugins, w->dispatch);
 	return 0;
 }
 
@@ -236,6 +246,8 @@ int main(int argc, char **argv)
 		rc = outbox_round(&w) < 0 ? 1 : 0;
 	} else {
 		rc = serve(&w, sfd);
+		presence_sweep_stop(w.sweep);
+		w.sweep = NULL;
 		clean = jobs_stop(w.jobs, STOP_DEADLINE_MS);
 		w.jobs = NULL;
 	}

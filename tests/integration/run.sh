@@ -97,6 +97,8 @@ subject_file_uploaded = [ECCR] {actor} uploaded {name} to “{episode}”
 servers = $(echo $MEMCACHED_PORTS | sed 's/\([0-9]*\)/127.0.0.1:\1/g; s/ /, /g')
 ttl_s = 2
 retry_s = 1
+; eccr-worker's sweep announces an expiry within a second of it
+sweep_s = 1
 events = episode_deleted
 
 [outbox]

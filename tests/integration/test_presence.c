@@ -258,6 +258,78 @@ Test(presence, viewers_expire_after_the_ttl_and_the_expiry_is_announced, .timeou
 	free(tc);
 }
 
+/* A job of episode ep that will not run while the test lasts. */
+static void create_job(const char *ep, char id[37])
+{
+	char body[160];
+	struct resp *r;
+
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"episode_id\":\"%s\","
+	    "\"run_at\":\"2099-01-01T00:00:00Z\"}", ep);
+	r = http_json("POST", "/jobs", tok_editor(), body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, 37, "%s", resp_str(r, "id"));
+	resp_free(r);
+}
+
+/* Nobody touches the episode after a viewer's only heartbeat: eccr-worker's
+ * sweep (sweep_s = 1 in the harness) still announces the expiry, exactly
+ * once, within TTL + 2 sweeps and some slack; so it does for a job, with
+ * the job's episode as episode_id; a viewer who keeps heartbeating another
+ * episode meanwhile is not reported. */
+Test(presence, an_expiry_nobody_reads_is_announced_by_the_sweep, .timeout = 40)
+{
+	char gone[37], kept[37], job[37], uid[128], mid[128], nid[128], eid[128], rid[160];
+	const char *leo = user("leo"), *mia = user("mia"), *nina = user("nina");
+	char *tl = token_for(leo, "viewer"), *tm = token_for(mia, "viewer");
+	char *tn = token_for(nina, "viewer");
+	double t0, last_beat = 0, found_at = -1;
+	long n = 0;
+
+	create(gone);
+	create(kept);
+	create_job(gone, job);
+	cr_assert_eq(heartbeat(kept, tm), 204);
+	cr_assert_eq(call("POST", "job", job, "/heartbeat", tn), 204);
+	cr_assert_eq(heartbeat(gone, tl), 204);
+	t0 = now_ms();
+	json_needle(uid, sizeof uid, "user_id", leo);
+	json_needle(mid, sizeof mid, "user_id", mia);
+	json_needle(eid, sizeof eid, "episode_id", gone);
+	snprintf(rid, sizeof rid, "\"resource\":{\"type\":\"episode\",\"id\":\"%s\"}", gone);
+	/* Poll for 10 s, then watch 3 s more that it stays one; mia beats
+	 * every 400 ms throughout (well within the TTL). */
+	while (now_ms() - t0 < 13000) {
+		if (now_ms() - last_beat >= 400) {
+			cr_assert_eq(heartbeat(kept, tm), 204);
+			last_beat = now_ms();
+		}
+		n = event_lines("\"type\":\"presence_left\"", uid, NULL);
+		if (n > 0 && found_at < 0)
+			found_at = now_ms() - t0;
+		if (found_at < 0 && now_ms() - t0 > 10000)
+			break;
+		usleep(100000);
+	}
+	cr_assert_geq(found_at, 0, "no presence_left for %s within 10 s of its last heartbeat", leo);
+	cr_log_info("expiry announced %.0f ms after the last heartbeat", found_at);
+	cr_assert_geq(found_at, TTL_MS, "announced before the TTL ran out (%.0f ms)", found_at);
+	cr_assert_eq(n, 1, "%ld presence_left for one expiry", n);
+	cr_assert_eq(event_lines("\"type\":\"presence_left\"", uid, eid, rid, "\"reason\":\"expired\"",
+	    "\"actor\":{\"id\":\"system\"}", NULL), 1, "the announcement is not the expiry's");
+	cr_assert_eq(event_lines("\"type\":\"presence_left\"", mid, NULL), 0,
+	    "%s kept heartbeating but was reported gone", mia);
+	json_needle(nid, sizeof nid, "user_id", nina);
+	snprintf(rid, sizeof rid, "\"resource\":{\"type\":\"job\",\"id\":\"%s\"}", job);
+	cr_assert_eq(event_lines("\"type\":\"presence_left\"", nid, NULL), 1,
+	    "one presence_left for the job's viewer");
+	cr_assert_eq(event_lines("\"type\":\"presence_left\"", nid, rid, eid,
+	    "\"reason\":\"expired\"", NULL), 1, "the job's expiry lacks its episode");
+	free(tl);
+	free(tm);
+	free(tn);
+}
+
 Test(presence, leave_removes_the_caller_only)
 {
 	char id[37], uid[128];
