@@ -316,6 +316,8 @@ static int presence_query(void *state, const char *what, const char *args_json, 
 
 	bool sweeping = strcmp(what, "presence.sweep") == 0;
 
+	if (strcmp(what, "health") == 0)
+		return store_health(((struct presence *)state)->store);
 	if (!sweeping && op_of(what, &op) != 0)
 		return ECCR_QUERY_NOT_MINE;
 	args = strlen(args_json) <= ARGS_MAX ? json_tokener_parse(args_json) : NULL;

@@ -409,6 +409,25 @@ static int cas_loop(struct store *s, const char *key, round_fn *round, void *arg
 	return r == 1 ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
 }
 
+int store_health(struct store *s)
+{
+	int64_t now = mono_ms();
+	memcached_return_t rc;
+	memcached_st *mc;
+
+	for (size_t i = 0; i < s->nservers; i++) {
+		long long until = atomic_load(&s->servers[i].down_until);
+
+		if (until != 0 && now < until)
+			return ECCR_QUERY_UNAVAILABLE;
+	}
+	if ((mc = handle(s)) == NULL)
+		return ECCR_QUERY_UNAVAILABLE;
+	rc = memcached_version(mc);
+	memcached_pool_release(s->pool, mc);
+	return memcached_success(rc) ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
+}
+
 int store_update(struct store *s, const char *key, enum store_op op,
     const char *user_id, const char *name, struct store_outcome *out)
 {

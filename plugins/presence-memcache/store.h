@@ -68,6 +68,11 @@ int store_index_read(struct store *s, const char *key, struct shard *out);
 int store_index_change(struct store *s, const char *key, const char *entry, bool add,
     int *result);
 
+/* Can every server be reached?  A server whose breaker is open is not
+ * asked again; the others answer "version" (bounded by the timeouts).
+ * ECCR_QUERY_OK or ECCR_QUERY_UNAVAILABLE. */
+int store_health(struct store *s);
+
 /* Remove the key (a deleted resource's viewers); best effort. */
 void store_forget(struct store *s, const char *key);
 

@@ -550,6 +550,14 @@ Test(presence_outage, episode_reads_go_on_and_presence_recovers_by_itself,
 	}
 	cr_assert_eq(heartbeat(id, tg), 503);
 	cr_assert_eq(call("DELETE", "episode", id, "", tg), 503);
+	/* /health names what is down, the database being fine. */
+	r = http_root("GET", "/health", NULL);
+	cr_assert_eq(r->status, 503, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "status"), "degraded", "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "database"), "ok", "%s", r->body);
+	cr_assert_not_null(strstr(r->body, "\"presence-memcache\":\"unavailable\""), "%s", r->body);
+	cr_assert_not_null(resp_header(r, "Retry-After", retry, sizeof retry));
+	resp_free(r);
 
 	/* Back, without restarting eccr-fcgi: within a few seconds. */
 	memcached("ECCR_TEST_MEMCACHED_START");
@@ -563,6 +571,10 @@ Test(presence_outage, episode_reads_go_on_and_presence_recovers_by_itself,
 	resp_free(r);
 	r = list(id);
 	cr_assert_not_null(viewer(viewers_of(r), gina), "%s", r->body);
+	resp_free(r);
+	r = http_root("GET", "/health", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_not_null(strstr(r->body, "\"presence-memcache\":\"ok\""), "%s", r->body);
 	resp_free(r);
 	free(tg);
 }
