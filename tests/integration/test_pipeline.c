@@ -5,6 +5,7 @@
  * they need them. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +381,25 @@ static json_object *items_of(struct resp *r)
 	return items;
 }
 
+/* How many items GET path_fmt answers token. */
+static size_t count_items(const char *token, const char *path_fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static size_t count_items(const char *token, const char *path_fmt, ...)
+{
+	char path[256];
+	struct resp *r;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, path_fmt);
+	vsnprintf(path, sizeof path, path_fmt, ap);
+	va_end(ap);
+	r = http_json("GET", path, token, NULL);
+	n = json_object_array_length(items_of(r));
+	resp_free(r);
+	return n;
+}
+
 Test(activity_api, filters_roles_and_pages)
 {
 	char id[37], path[256];
@@ -422,35 +442,17 @@ Test(activity_api, filters_roles_and_pages)
 	cr_assert_eq(seen, 4);
 
 	/* Admin filters. */
-	snprintf(path, sizeof path, "/activity?resource_id=%s&action=UPDATE", id);
-	r = http_json("GET", path, tok_admin(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 3);
-	resp_free(r);
-	snprintf(path, sizeof path, "/activity?resource_type=episode&resource_id=%s", id);
-	r = http_json("GET", path, tok_admin(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 4);
-	resp_free(r);
-	snprintf(path, sizeof path, "/activity?resource_type=job&resource_id=%s", id);
-	r = http_json("GET", path, tok_admin(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 0);
-	resp_free(r);
-	snprintf(path, sizeof path, "/activity?episode_id=%s&user_id=eddie&since=2000-01-01T00:00:00Z", id);
-	r = http_json("GET", path, tok_admin(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 4);
-	resp_free(r);
-	snprintf(path, sizeof path, "/activity?episode_id=%s&until=2000-01-01T00:00:00Z", id);
-	r = http_json("GET", path, tok_admin(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 0);
-	resp_free(r);
+	cr_assert_eq(count_items(tok_admin(), "/activity?resource_id=%s&action=UPDATE", id), 3);
+	cr_assert_eq(count_items(tok_admin(), "/activity?resource_type=episode&resource_id=%s", id), 4);
+	cr_assert_eq(count_items(tok_admin(), "/activity?resource_type=job&resource_id=%s", id), 0);
+	cr_assert_eq(count_items(tok_admin(),
+	    "/activity?episode_id=%s&user_id=eddie&since=2000-01-01T00:00:00Z", id), 4);
+	cr_assert_eq(count_items(tok_admin(), "/activity?episode_id=%s&until=2000-01-01T00:00:00Z",
+	    id), 0);
 
 	/* Editors see their own actions only; asking for someone else's is 403. */
-	snprintf(path, sizeof path, "/activity?resource_id=%s", id);
-	r = http_json("GET", path, tok_editor(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 4);
-	resp_free(r);
-	r = http_json("GET", path, tok_viewer(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 0);
-	resp_free(r);
+	cr_assert_eq(count_items(tok_editor(), "/activity?resource_id=%s", id), 4);
+	cr_assert_eq(count_items(tok_viewer(), "/activity?resource_id=%s", id), 0);
 	r = http_json("GET", "/activity?user_id=eddie", tok_viewer(), NULL);
 	assert_problem(r, 403, "forbidden");
 	resp_free(r);
@@ -461,10 +463,7 @@ Test(activity_api, filters_roles_and_pages)
 	cr_assert_eq(r->status, 204, "%s", r->body);
 	resp_free(r);
 	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 5), 5);
-	snprintf(path, sizeof path, "/episodes/%s/activity", id);
-	r = http_json("GET", path, tok_admin(), NULL);
-	cr_assert_eq(json_object_array_length(items_of(r)), 5);
-	resp_free(r);
+	cr_assert_eq(count_items(tok_admin(), "/episodes/%s/activity", id), 5);
 	r = http_json("GET", "/episodes/00000000-0000-4000-8000-000000000000/activity", tok_admin(), NULL);
 	assert_problem(r, 404, "not_found");
 	resp_free(r);
