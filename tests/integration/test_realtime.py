@@ -287,6 +287,29 @@ async def test_presence_reaches_the_episode_room():
     await ws.close()
 
 
+async def test_an_expiry_nobody_reads_reaches_the_episode_room():
+    """The worker's sweep announces an expiry by itself (ttl_s = 2 and
+    sweep_s = 1 in this stack): its presence_left travels worker ->
+    broadcast-ws -> hub like any transient event."""
+    ep = create_episode("Left open")
+    ws = await connect()
+    await subscribe(ws, "episode:" + ep)
+    idle = token("rt-idle", "viewer", "Ida Idle")
+    status, _ = http("POST", "/presence/episode/%s/heartbeat" % ep, idle, {})
+    assert status == 204, status
+    joined = await next_event(ws, "presence_joined")
+    assert joined["event"]["data"]["user_id"] == "rt-idle", joined
+    t0 = time.monotonic()
+    f = await next_event(ws, "presence_left", timeout=10)
+    waited = time.monotonic() - t0
+    ev = f["event"]
+    assert ev["data"] == {"user_id": "rt-idle", "name": "Ida Idle", "reason": "expired"}, ev
+    assert ev["id"] is None and ev["actor"]["id"] == "system", ev
+    assert ev["episode_id"] == ep and ev["resource"] == {"type": "episode", "id": ep}, ev
+    assert waited > 1.0, "announced %.1f s after joining, before the TTL ran out" % waited
+    await ws.close()
+
+
 def b64url(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -503,6 +526,7 @@ TESTS = [
     test_job_events_reach_the_jobs_room,
     test_notifications_reach_their_recipient_only,
     test_presence_reaches_the_episode_room,
+    test_an_expiry_nobody_reads_reaches_the_episode_room,
     test_stalled_client_is_dropped_without_delaying_others,
     test_hub_resumes_after_postgresql_restarts,
     test_sighup_reloads_and_a_broken_file_changes_nothing,
