@@ -202,7 +202,12 @@ def cmd_report(results, out):
     table = []
     for r in eps:
         n = noop.get(r["conns"], {}).get("rps")
-        p = pgb.get((r["sql"], r["conns"]), {}).get("tps")
+        # The database's best for this SQL: at C clients, or at the 4
+        # connections eccr-fcgi's threads actually open (fewer backends
+        # contend less: at 16 or 64 clients pgbench alone could fall
+        # below what eccr-fcgi reaches, and the ratio pass 100 %).
+        tps = [pgb.get((r["sql"], c), {}).get("tps") for c in (r["conns"], 4)]
+        p = max((t for t in tps if t), default=None)
         comb = 1 / (1 / n + 1 / p) if n and p else None
         ratio = r["rps"] / comb if comb and r.get("rps") else None
         table.append(dict(endpoint=r["name"], conns=r["conns"], rps=r.get("rps"),
@@ -262,9 +267,10 @@ def cmd_report(results, out):
         print("eccr-fcgi resident after %9d requests (%s): VmRSS %6.1f MiB, VmHWM %6.1f MiB"
               % (m["requests"], m.get("label", ""), m["vmrss_kib"] / 1024, m["vmhwm_kib"] / 1024))
     for d in (r for r in rows if r.get("kind") == "delivery"):
-        print("sinks run: %d events; %d not yet in activity_logs when the last POST ended;"
-              " all delivered %.1f s later (%d left)"
-              % (d["events"], d["undelivered_at_end"], d["drain_s"], d["left"]))
+        print("sinks run: %d events; %d not yet delivered when the last POST ended;"
+              " %s %.1f s later (%d left)"
+              % (d["events"], d["undelivered_at_end"],
+                 "all delivered" if d["left"] == 0 else "GAVE UP WAITING", d["drain_s"], d["left"]))
     for j in (r for r in rows if r.get("kind") == "jobs"):
         ceil = j.get("pgbench_ceiling_per_s") or 0
         print("jobs: %d noop jobs, 2 workers x %d: %.0f jobs/s; pgbench claim+complete ceiling %.0f/s (%.0f%%);"
