@@ -168,7 +168,20 @@ def cmd_wrk(path, *args):
     r["non2xx"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     r["socket_errors"] = sum(int(x) for x in m.groups()) if m else 0
+    cpu_per_request(r)
     print(json.dumps(r))
+
+
+def cpu_per_request(r):
+    """cpu0/cpu1 ("fcgi lighttpd postgres" clock ticks before and after the
+    run) into microseconds of CPU per request for each process."""
+    before, after = str(r.pop("cpu0", "")).split(), str(r.pop("cpu1", "")).split()
+    tck = r.pop("clk_tck", 100) or 100
+    if len(before) != 3 or len(after) != 3 or not r.get("requests"):
+        return
+    r["cpu_us_per_request"] = {
+        name: (int(a) - int(b)) * 1e6 / tck / r["requests"]
+        for name, b, a in zip(("fcgi", "lighttpd", "postgres"), before, after)}
 
 
 def cmd_pgbench(path, *args):
@@ -256,6 +269,15 @@ def cmd_report(results, out):
                  fmt(t["p99_ms"], "%.2f"), fmt(t["noop_rps"]), fmt(t["pgbench_tps"]),
                  fmt(t["combined_ceiling"]), fmt(t["ratio"] and t["ratio"] * 100, "%.0f%%"),
                  "  (%d non-2xx)" % t["non2xx"] if t.get("non2xx") else ""))
+    cpu = [r for r in rows if r.get("cpu_us_per_request") and r.get("kind") in ("noop", "endpoint")]
+    if cpu:
+        print()
+        print("CPU per request, microseconds (user + system; clock ticks, so +-10 ms per run):")
+        print("%-34s %5s %8s %8s %8s" % ("run", "conns", "fastcgi", "lighttpd", "postgres"))
+        for r in cpu:
+            u = r["cpu_us_per_request"]
+            print("%-34s %5d %8.0f %8.0f %8.0f" % (r["name"], r["conns"], u["fcgi"],
+                                                 u["lighttpd"], u["postgres"]))
     for c, d in sorted(sinks.items()):
         if "sinks" in d and "none" in d and d["none"]["rps"]:
             print("  POST %d conns, all sinks vs none: throughput %+.0f%%, p50 %+.0f%%"
