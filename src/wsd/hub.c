@@ -191,14 +191,16 @@ static void queue_clear(struct wsd_client *c)
 	c->qbytes = 0;
 }
 
-/* Queue m for c (taking a reference).  A client whose queue would pass the
- * limit is marked too slow and its queue freed: it is closed with 1013 on
- * its next writable callback, and nobody else waits for it. */
+/* Queue m for c (taking a reference).  A client whose backlog would pass
+ * the limit is marked too slow and its queue freed: it is closed with 1013
+ * on its next writable callback, and nobody else waits for it.  A frame
+ * into an empty queue is always taken: a client that has sent everything
+ * is keeping up, however large the one event is (a job's result). */
 static bool enqueue(struct wsd_hub *hub, struct wsd_client *c, struct wsd_msg *m)
 {
 	if (c->too_slow)
 		return false;
-	if (c->qbytes + m->len > hub->queue_limit ||
+	if ((c->qlen > 0 && c->qbytes + m->len > hub->queue_limit) ||
 	    (c->qlen == c->qcap && !queue_grow(c))) {
 		c->too_slow = true;
 		queue_clear(c);

@@ -227,6 +227,36 @@ Test(hub, slow_client_overflows_alone)
 	wsd_hub_free(h);
 }
 
+/* One event larger than the whole queue limit (a job's big result) goes
+ * to a client that has sent everything; a client still holding a frame is
+ * too slow for it. */
+Test(hub, a_large_event_reaches_a_client_that_keeps_up)
+{
+	struct wsd_hub *h = wsd_hub_new(4096, want_write);
+	int conn_idle, conn_busy;
+	struct wsd_client *idle = wsd_client_new(h, &conn_idle, "i");
+	struct wsd_client *busy = wsd_client_new(h, &conn_busy, "b");
+	static char env[12000], out[65536];
+	struct wsd_hub_stats st;
+
+	send_text(h, idle, "{\"type\":\"subscribe\",\"room\":\"jobs\"}");
+	send_text(h, busy, "{\"type\":\"subscribe\",\"room\":\"jobs\"}");
+	drain(idle, out, sizeof out);
+	/* busy keeps its "subscribed" frame unsent. */
+	snprintf(env, sizeof env, "{\"id\":\"1\",\"type\":\"job_completed\",\"resource\":"
+	    "{\"type\":\"job\",\"id\":\"j\"},\"data\":{\"result\":\"%08000d\"}}", 0);
+	cr_expect_eq(wsd_hub_publish(h, env, strlen(env)), 1);
+	cr_expect(!wsd_client_too_slow(idle));
+	cr_expect_eq(drain(idle, out, sizeof out), 1);
+	cr_expect_not_null(strstr(out, "job_completed"));
+	cr_expect(wsd_client_too_slow(busy));
+	wsd_hub_get_stats(h, &st);
+	cr_expect_eq(st.slow_dropped, 1);
+	wsd_client_free(h, idle);
+	wsd_client_free(h, busy);
+	wsd_hub_free(h);
+}
+
 Test(hub, many_rooms_grow_the_table)
 {
 	struct wsd_hub *h = wsd_hub_new(1 << 20, want_write);
