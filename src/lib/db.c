@@ -77,17 +77,24 @@ const char *eccr_db_last_constraint(const struct eccr_db *db)
 	return db->constraint;
 }
 
-static enum eccr_db_err db_connect(struct eccr_db *db)
+PGconn *eccr_pg_connect(const char *conninfo, const char *appname)
 {
 	/* Our defaults come first; the operator's conninfo (expanded from
-	 * "dbname") comes after and so overrides them. */
-	const char *keys[] = { "connect_timeout", "application_name",
-	    "client_encoding", "options", "dbname", NULL };
-	const char *vals[] = { "5", db->appname, "UTF8", "-c TimeZone=UTC",
-	    db->conninfo, NULL };
+	 * "dbname") comes after and so overrides them.  Keepalives and the
+	 * user timeout matter only over TCP; libpq ignores them on sockets. */
+	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	    "application_name", "client_encoding", "options", "dbname", NULL };
+	const char *vals[] = { "5", "1", "30", "10", "3", "60000",
+	    appname, "UTF8", "-c TimeZone=UTC", conninfo, NULL };
 
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+static enum eccr_db_err db_connect(struct eccr_db *db)
+{
 	db_disconnect(db);
-	db->conn = PQconnectdbParams(keys, vals, 1);
+	db->conn = eccr_pg_connect(db->conninfo, db->appname);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		if (!db->down_logged)
 			eccr_err("database: cannot connect: %s",

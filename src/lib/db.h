@@ -42,6 +42,13 @@ struct eccr_db;
  * Returns 0, or -1 when the table is full. */
 int eccr_db_register(struct eccr_stmt *st);
 
+/* Open a connection with our defaults, which the operator's conninfo
+ * overrides: a 5 s connect timeout, TCP keepalives and a TCP user timeout
+ * (a half-open connection fails within about a minute instead of the
+ * kernel's quarter of an hour: a blocked LISTEN or query returns), UTF8
+ * and UTC.  Never NULL except out of memory; check PQstatus. */
+PGconn *eccr_pg_connect(const char *conninfo, const char *appname);
+
 /* A connection handle (not connected yet).  appname shows in pg_stat_activity. */
 struct eccr_db *eccr_db_new(const char *conninfo, const char *appname);
 void eccr_db_free(struct eccr_db *db);

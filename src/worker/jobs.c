@@ -492,8 +492,6 @@ static void reclaim(struct jobs *j)
 
 static void listen_connect(struct jobs *j)
 {
-	const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
-	const char *vals[] = { j->cfg->database.conninfo, "eccr-worker-listen", "5", NULL };
 	PGresult *res;
 
 	if (j->listen != NULL && PQstatus(j->listen) == CONNECTION_OK)
@@ -501,7 +499,7 @@ static void listen_connect(struct jobs *j)
 	if (now_ms() < j->listen_retry_at)
 		return;
 	PQfinish(j->listen);
-	j->listen = PQconnectdbParams(keys, vals, 1);
+	j->listen = eccr_pg_connect(j->cfg->database.conninfo, "eccr-worker-listen");
 	if (PQstatus(j->listen) == CONNECTION_OK) {
 		res = PQexec(j->listen, "LISTEN eccr_jobs");
 		if (PQresultStatus(res) == PGRES_COMMAND_OK) {

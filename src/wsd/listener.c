@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "json.h"
 #include "listener.h"
 #include "log.h"
@@ -81,18 +82,22 @@ static void count(struct wsd_listener *l, uint64_t *field)
 	pthread_mutex_unlock(&l->lock);
 }
 
-static bool seen_before(struct wsd_listener *l, int64_t id)
+static bool seen_before(const struct wsd_listener *l, int64_t id)
 {
-	size_t i;
-
-	for (i = 0; i < l->seen_n; i++)
+	for (size_t i = 0; i < l->seen_n; i++)
 		if (l->seen[i] == id)
 			return true;
+	return false;
+}
+
+/* Only an envelope that was queued is remembered: one the full inbox
+ * dropped may still come back with the next catch-up. */
+static void remember(struct wsd_listener *l, int64_t id)
+{
 	l->seen[l->seen_pos] = id;
 	l->seen_pos = (l->seen_pos + 1) % SEEN_MAX;
 	if (l->seen_n < SEEN_MAX)
 		l->seen_n++;
-	return false;
 }
 
 /* "1042" -> 1042; anything but a positive decimal -> -1. */
@@ -192,6 +197,8 @@ static void enqueue(struct wsd_listener *l, const char *text, size_t len, bool c
 		l->head = it;
 	l->tail = it;
 	l->queued++;
+	if (id > 0)
+		remember(l, id);
 	if (catchup)
 		l->stats.caught_up++;
 	else
@@ -259,7 +266,7 @@ static bool connect_and_listen(struct wsd_listener *l)
 	char *ident, *sql;
 	bool ok = false;
 
-	l->conn = PQconnectdb(l->conninfo);
+	l->conn = eccr_pg_connect(l->conninfo, "eccr-wsd");
 	if (PQstatus(l->conn) != CONNECTION_OK)
 		goto out;
 	ident = PQescapeIdentifier(l->conn, l->channel, strlen(l->channel));
@@ -325,6 +332,9 @@ static bool serve(struct wsd_listener *l)
 	PGresult *r;
 	bool ok;
 
+	/* NOTIFYs that arrived while the catch-up query was read sit in
+	 * libpq already: the socket will not wake us for them. */
+	handle_notifications(l);
 	l->wake(l->arg);   /* deliver what the catch-up queued */
 	for (;;) {
 		if (poll(p, 2, 1000) < 0 && errno != EINTR)
