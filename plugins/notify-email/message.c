@@ -71,6 +71,17 @@ void ne_truncate_utf8(char *s, size_t max)
 	s[utf8_cut(s, strlen(s), max)] = '\0';
 }
 
+void ne_copy_utf8(char *dst, size_t dstsize, const char *src)
+{
+	size_t n;
+
+	if (dstsize == 0)
+		return;
+	n = utf8_cut(src, strlen(src), dstsize - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 bool ne_address_valid(const char *addr)
 {
 	const char *at = strchr(addr, '@');

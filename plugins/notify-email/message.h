@@ -29,6 +29,10 @@ void ne_sanitize(char *s);
 /* Cut s in place to at most max bytes, at a UTF-8 character boundary. */
 void ne_truncate_utf8(char *s, size_t max);
 
+/* Copy as much of src into dst (dstsize bytes, NUL included) as fits
+ * whole UTF-8 characters: never half a character, as snprintf would cut. */
+void ne_copy_utf8(char *dst, size_t dstsize, const char *src);
+
 /* A plain address local@domain: printable ASCII, no spaces or <>()[],;:\",
  * exactly one '@', at most 254 bytes.  Anything else is refused rather
  * than passed to SMTP. */

@@ -38,10 +38,16 @@
 #include "message.h"
 
 #define SUBJECT_MAX 250
-/* After the server could not be reached, answer RETRY at once for this
- * long instead of waiting for a connect timeout per message: the other
- * sinks of the dispatcher are not held up by a dead mail server. */
-#define PAUSE_MS 1000
+/* After the server could not be reached, answer RETRY at once for a while
+ * instead of waiting for a connect timeout per message: emit() runs under
+ * the dispatcher's lock, so every attempt at a dead server holds up the
+ * other sinks.  The pause doubles from PAUSE_MIN_MS to PAUSE_MAX_MS while
+ * the outage lasts, and is at least three times what the failed attempt
+ * took: a server that drops packets (each attempt waits timeout_ms) then
+ * holds the others up a quarter of the time at most.  The outbox redelivers
+ * what was refused meanwhile; success resets the pause. */
+#define PAUSE_MIN_MS 1000
+#define PAUSE_MAX_MS 30000
 #define NAME_MAX_BYTES 200
 
 /* Per-type subject templates: option key and default. */
@@ -96,7 +102,8 @@ struct mailer {
 	long use_ssl, timeout_ms;
 	PGconn *db;
 	int smtp_down, db_down;       /* logged once until it heals */
-	int64_t pause_until;          /* monotonic ms; see PAUSE_MS */
+	int64_t pause_until;          /* monotonic ms; see PAUSE_MIN_MS */
+	int64_t pause_ms;             /* the last pause; 0 after a success */
 };
 
 /* One message's values, borrowed from the event's parsed data. */
@@ -137,6 +144,12 @@ static int check_config(struct mailer *m)
 	if ((m->username == NULL) != (h->config(h, "password_file") == NULL))
 		return h->log(h, ECCR_PLUGIN_LOG_ERR,
 		    "username and password_file go together"), -1;
+	/* With "try", a server that does not offer STARTTLS (or anyone on the
+	 * path who strips the offer) gets the password in clear text. */
+	if (m->username != NULL && m->use_ssl == CURLUSESSL_TRY)
+		return h->log(h, ECCR_PLUGIN_LOG_ERR, "with username set, starttls must be "
+		    "required (or smtps://; or no, on a network you trust): try would send the "
+		    "password in clear text where STARTTLS is not offered"), -1;
 	for (size_t i = 0; i < NSUBJECTS; i++) {
 		v = h->config(h, subjects[i].key);
 		m->subject[i] = v != NULL ? v : subjects[i].def;
@@ -254,8 +267,7 @@ static enum lookup recipient(struct mailer *m, struct mail *ml)
 	} else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
 	    strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
 		snprintf(ml->to, sizeof ml->to, "%s", PQgetvalue(res, 0, 0));
-		snprintf(ml->to_name, sizeof ml->to_name, "%s", PQgetvalue(res, 0, 1));
-		ne_truncate_utf8(ml->to_name, NAME_MAX_BYTES);
+		ne_copy_utf8(ml->to_name, sizeof ml->to_name, PQgetvalue(res, 0, 1));
 		ne_sanitize(ml->to_name);
 		r = L_SEND;
 	}
@@ -338,7 +350,7 @@ static int build(struct ne_buf *b, const struct mailer *m, const struct mail *ml
 	struct ne_vars v;
 	struct ne_buf subj = { 0 };
 
-	snprintf(actor, sizeof actor, "%s", ev->actor_name[0] ? ev->actor_name : ev->actor_id);
+	ne_copy_utf8(actor, sizeof actor, ev->actor_name[0] ? ev->actor_name : ev->actor_id);
 	ne_sanitize(actor);
 	if (!ne_date(ev->occurred_at, date, sizeof date) ||
 	    !ne_message_id(msgid, sizeof msgid, ml->event_id, ml->user_id, m->domain))
@@ -383,6 +395,18 @@ static size_t read_cb(char *out, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Stop trying for a while after an attempt of took_ms found no server. */
+static void smtp_pause(struct mailer *m, int64_t took_ms)
+{
+	int64_t p;
+
+	m->pause_ms = m->pause_ms ? m->pause_ms * 2 : PAUSE_MIN_MS;
+	if (m->pause_ms > PAUSE_MAX_MS)
+		m->pause_ms = PAUSE_MAX_MS;
+	p = took_ms * 3 > m->pause_ms ? took_ms * 3 : m->pause_ms;
+	m->pause_until = m->host->monotonic_ms(m->host) + (p < PAUSE_MAX_MS ? p : PAUSE_MAX_MS);
+}
+
 static int smtp_send(struct mailer *m, const struct mail *ml, const struct ne_buf *msg)
 {
 	char from[300], to[300], err[CURL_ERROR_SIZE] = "";
@@ -390,6 +414,7 @@ static int smtp_send(struct mailer *m, const struct mail *ml, const struct ne_bu
 	struct curl_slist *rcpt = NULL;
 	CURL *h = curl_easy_init();
 	long code = 0;
+	int64_t t0;
 	CURLcode rc;
 	int out;
 
@@ -417,13 +442,23 @@ static int smtp_send(struct mailer *m, const struct mail *ml, const struct ne_bu
 		curl_easy_setopt(h, CURLOPT_USERNAME, m->username);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, m->password);
 	}
+	t0 = m->host->monotonic_ms(m->host);
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (rc == CURLE_OK) {
 		if (m->smtp_down)
 			m->host->log(m->host, ECCR_PLUGIN_LOG_NOTICE, "SMTP server reachable again");
 		m->smtp_down = 0;
+		m->pause_ms = 0;
 		out = ECCR_EMIT_OK;
+	} else if (rc == CURLE_LOGIN_DENIED) {
+		/* Not this message's fault: a rotated password must not send
+		 * every notification to the dead deliveries. */
+		m->host->log(m->host, ECCR_PLUGIN_LOG_ERR, "event %s: the SMTP server refused "
+		    "the login (%ld): check username and password_file; will retry", ml->event_id,
+		    code);
+		smtp_pause(m, m->host->monotonic_ms(m->host) - t0);
+		out = ECCR_EMIT_RETRY;
 	} else if (code >= 500 && code <= 599) {
 		/* Refused for good (unknown mailbox, policy): this message only. */
 		m->host->log(m->host, ECCR_PLUGIN_LOG_WARNING, "event %s to %s: refused (%ld): %s",
@@ -436,7 +471,7 @@ static int smtp_send(struct mailer *m, const struct mail *ml, const struct ne_bu
 			    code >= 400 ? " (temporary failure)" : "");
 		m->smtp_down = code < 400;
 		if (m->smtp_down)
-			m->pause_until = m->host->monotonic_ms(m->host) + PAUSE_MS;
+			smtp_pause(m, m->host->monotonic_ms(m->host) - t0);
 		out = ECCR_EMIT_RETRY;
 	}
 	curl_slist_free_all(rcpt);

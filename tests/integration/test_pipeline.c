@@ -323,7 +323,7 @@ static int run_worker_with(const char *sections, char *out, size_t outlen)
 
 Test(loading, bad_plugins_stop_start_up_with_a_reason)
 {
-	char out[8192];
+	char out[8192], sect[1024];
 
 	cr_assert_eq(run_worker_with("load = sink-jsonl\n[plugin.sink-jsonl]\npath = /tmp/x\n"
 	    "colour = red\n", out, sizeof out), 1);
@@ -333,6 +333,11 @@ Test(loading, bad_plugins_stop_start_up_with_a_reason)
 	cr_assert_not_null(strstr(out, "abi-mismatch.so: built for plugin ABI 2.0, this host speaks 1.0"),
 	    "%s", out);
 
+	/* SMTP AUTH over "starttls = try" (the default) could go out in clear. */
+	snprintf(sect, sizeof sect, "load = notify-email\n[plugin.notify-email]\nfrom = e@x.invalid\n"
+	    "username = u\npassword_file = %s\n", stack_path("smtp-password"));
+	cr_assert_eq(run_worker_with(sect, out, sizeof out), 1);
+	cr_assert_not_null(strstr(out, "with username set, starttls must be required"), "%s", out);
 	cr_assert_eq(run_worker_with("load = no-such-sink\n", out, sizeof out), 1);
 	cr_assert_not_null(strstr(out, "no-such-sink.so: cannot load"), "%s", out);
 

@@ -23,6 +23,25 @@ Test(sanitize, turns_every_control_into_a_space)
 	cr_assert_null(strchr(s, '\r'));
 }
 
+/* A name over the limit loses whole characters only: 67 CJK characters
+ * are 201 bytes, one more than a 200-byte field holds. */
+Test(names, a_long_name_is_cut_between_characters)
+{
+	char src[256] = "", dst[201], small[4];
+
+	for (int i = 0; i < 67; i++)
+		strcat(src, "\xe4\xb8\xad");             /* U+4E2D */
+	ne_copy_utf8(dst, sizeof dst, src);
+	cr_assert_eq(strlen(dst), 198);
+	cr_assert_eq(memcmp(dst, src, 198), 0);
+	ne_copy_utf8(dst, sizeof dst, "Zo\xc3\xab");     /* fits: unchanged */
+	cr_assert_str_eq(dst, "Zo\xc3\xab");
+	ne_copy_utf8(small, sizeof small, "ab\xc3\xab");  /* 4 bytes into 3 */
+	cr_assert_str_eq(small, "ab");
+	ne_copy_utf8(small, sizeof small, "\xf0\x9f\x8e\x99x");  /* one 4-byte character */
+	cr_assert_str_eq(small, "");
+}
+
 Test(address, plain_addresses_only)
 {
 	cr_assert(ne_address_valid("bob@example.org"));
