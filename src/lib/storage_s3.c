@@ -197,6 +197,18 @@ static int on_seek(void *user, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* Append line to *hl; on failure *hl keeps the list so far (the caller
+ * frees it): curl_slist_append returns NULL and would lose it. */
+static bool header_add(struct curl_slist **hl, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*hl, line);
+
+	if (n == NULL)
+		return false;
+	*hl = n;
+	return true;
+}
+
 static int set_options(struct s3 *s, struct call *c, struct curl_slist **hl)
 {
 	struct eccr_sigv4_header extra[1];
@@ -212,17 +224,19 @@ static int set_options(struct s3 *s, struct call *c, struct curl_slist **hl)
 	    url, sizeof url) != 0)
 		return EINVAL;
 	snprintf(line, sizeof line, "Authorization: %s", auth.authorization);
-	*hl = curl_slist_append(*hl, line);
+	if (!header_add(hl, line))
+		return ENOMEM;
 	snprintf(line, sizeof line, "x-amz-date: %s", auth.amz_date);
-	*hl = curl_slist_append(*hl, line);
+	if (!header_add(hl, line))
+		return ENOMEM;
 	snprintf(line, sizeof line, "x-amz-content-sha256: %s", auth.content_sha256);
-	*hl = curl_slist_append(*hl, line);
+	if (!header_add(hl, line))
+		return ENOMEM;
 	if (nextra > 0) {
 		snprintf(line, sizeof line, "Content-Type: %s", c->content_type);
-		*hl = curl_slist_append(*hl, line);
+		if (!header_add(hl, line))
+			return ENOMEM;
 	}
-	if (*hl == NULL)
-		return ENOMEM;
 
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -162,6 +162,7 @@ static bool pause_until_next(struct presence_sweep *s)
 {
 	struct timespec at;
 	bool go;
+	int rc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &at);
 	at.tv_sec += ASK_INTERVAL_MS / 1000;
@@ -171,8 +172,10 @@ static bool pause_until_next(struct presence_sweep *s)
 		at.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->mu);
-	while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &at) != ETIMEDOUT)
-		;
+	/* 0 is a wake-up (stop, or spurious): look again; the deadline or
+	 * any error ends the wait rather than spinning. */
+	while (!s->stop && rc == 0)
+		rc = pthread_cond_timedwait(&s->cv, &s->mu, &at);
 	go = !s->stop;
 	pthread_mutex_unlock(&s->mu);
 	return go;
