@@ -66,8 +66,14 @@ static const char *action_of(const char *type)
 
 static PGconn *connect_db(struct activity *a)
 {
-	const char *keys[] = { "dbname", "application_name", "connect_timeout", "client_encoding", NULL };
-	const char *vals[] = { a->conninfo, "eccr-activity-pg", "5", "UTF8", NULL };
+	/* Keepalives and a TCP user timeout (before dbname, so the conninfo
+	 * may override them): a half-open connection fails in about a minute
+	 * instead of blocking emit() for the kernel's quarter of an hour. */
+	const char *keys[] = {
+	    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "dbname", "application_name", "connect_timeout", "client_encoding", NULL };
+	const char *vals[] = {
+	    "1", "30", "10", "3", "60000", a->conninfo, "eccr-activity-pg", "5", "UTF8", NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 
 	if (PQstatus(c) != CONNECTION_OK) {

@@ -87,8 +87,14 @@ static int broadcast_init(const struct eccr_host *host, void **state)
 
 static PGconn *connection(struct broadcast *b)
 {
-	const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
-	const char *vals[] = { b->conninfo, "eccr-broadcast-ws", "5", NULL };
+	/* Keepalives and a TCP user timeout (before dbname, so the conninfo
+	 * may override them): a half-open connection fails in about a minute
+	 * instead of blocking emit() for the kernel's quarter of an hour. */
+	const char *keys[] = {
+	    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "dbname", "application_name", "connect_timeout", NULL };
+	const char *vals[] = {
+	    "1", "30", "10", "3", "60000", b->conninfo, "eccr-broadcast-ws", "5", NULL };
 
 	if (b->conn && PQstatus(b->conn) == CONNECTION_OK)
 		return b->conn;

@@ -225,8 +225,14 @@ static void mail_fini(void *state)
 
 static PGconn *db_conn(struct mailer *m)
 {
-	const char *keys[] = { "dbname", "application_name", "connect_timeout", "client_encoding", NULL };
-	const char *vals[] = { m->conninfo, "eccr-notify-email", "5", "UTF8", NULL };
+	/* Keepalives and a TCP user timeout (before dbname, so the conninfo
+	 * may override them): a half-open connection fails in about a minute
+	 * instead of blocking emit() for the kernel's quarter of an hour. */
+	const char *keys[] = {
+	    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "dbname", "application_name", "connect_timeout", "client_encoding", NULL };
+	const char *vals[] = {
+	    "1", "30", "10", "3", "60000", m->conninfo, "eccr-notify-email", "5", "UTF8", NULL };
 
 	if (m->db != NULL && PQstatus(m->db) == CONNECTION_OK)
 		return m->db;
