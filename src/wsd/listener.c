@@ -30,6 +30,10 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
+/* What the inbox may hold while the service thread is behind, besides its
+ * count limit: envelopes read back by id can be large (a job's result). */
+#define INBOX_BYTES_MAX (64u << 20)
+
 /* One queued envelope: its text, then its rooms, each NUL-terminated, in
  * one allocation (routing is decided here, on the listener thread, from
  * the one parse that also reads the id; the service thread only fans out). */
@@ -50,7 +54,7 @@ struct wsd_listener {
 
 	pthread_mutex_t lock;        /* guards inbox and stats */
 	struct item *head, *tail;
-	size_t queued;
+	size_t queued, queued_bytes;
 	struct wsd_listener_stats stats;
 
 	/* listener thread only */
@@ -185,7 +189,7 @@ static void enqueue(struct wsd_listener *l, const char *text, size_t len, bool c
 	if ((it = item_new(text, len, rooms, nrooms)) == NULL)
 		return;
 	pthread_mutex_lock(&l->lock);
-	if (l->queued >= l->inbox_max) {
+	if (l->queued >= l->inbox_max || l->queued_bytes + len > INBOX_BYTES_MAX) {
 		l->stats.dropped++;
 		pthread_mutex_unlock(&l->lock);
 		free(it);
@@ -197,6 +201,7 @@ static void enqueue(struct wsd_listener *l, const char *text, size_t len, bool c
 		l->head = it;
 	l->tail = it;
 	l->queued++;
+	l->queued_bytes += len;
 	if (id > 0)
 		remember(l, id);
 	if (catchup)
@@ -451,6 +456,7 @@ void wsd_listener_drain(struct wsd_listener *l, wsd_publish_fn *fn, void *arg)
 	it = l->head;
 	l->head = l->tail = NULL;
 	l->queued = 0;
+	l->queued_bytes = 0;
 	pthread_mutex_unlock(&l->lock);
 	for (; it; it = next) {
 		next = it->next;
