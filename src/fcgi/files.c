@@ -1,6 +1,6 @@
-/* files.c - the files API: uploads (raw or multipart, streamed to storage
- * with the sha256 computed on the way), direct uploads, metadata, signed
- * download URLs and deletion.  The bytes themselves are served by
+/* files.c - the files API: direct uploads, metadata, signed download URLs
+ * and deletion, and what the other files_*.c share.  Uploads through
+ * eccr-fcgi are files_upload.c; the bytes themselves are served by
  * files_content.c. */
 #include <errno.h>
 #include <stdio.h>
@@ -13,11 +13,8 @@
 
 #include "files.h"
 #include "log.h"
-#include "multipart.h"
 #include "storage.h"
 
-#define IO_CHUNK 65536
-#define FORM_FIELDS_MAX 65536   /* bytes of non-file parts we will skip */
 #define LIST_MAX 200
 
 static struct eccr_stmt st_episode = {
@@ -176,7 +173,14 @@ void file_storage_unavailable(struct eccr_ctx *c, int e, const char *what)
 		    e == EAGAIN ? "the store is unreachable or failing" : strerror(e));
 }
 
-static bool episode_exists(struct eccr_ctx *c, const char *id)
+enum eccr_db_err file_insert(struct eccr_ctx *c, const char *const p[10], PGresult **res)
+{
+	enum eccr_db_err e = eccr_record_user(c);
+
+	return e != ECCR_DB_OK ? e : eccr_db_exec(c->db, &st_insert, p, res);
+}
+
+bool file_episode_exists(struct eccr_ctx *c, const char *id)
 {
 	const char *p[1] = { id };
 	PGresult *res;
@@ -192,271 +196,6 @@ static bool episode_exists(struct eccr_ctx *c, const char *id)
 	if (!found)
 		eccr_problem(&c->req, 404, "not_found", "episode %s not found", id);
 	return found;
-}
-
-/* ------------------------------------------------------------ uploads */
-
-struct upload {
-	struct eccr_ctx *c;
-	struct eccr_storage_writer *w;
-	EVP_MD_CTX *sha;
-	int64_t size, max;
-	char key[ECCR_STORAGE_KEY_MAX];
-	char id[37], episode[37];
-	char name[FILE_NAME_MAX + 1];
-	char content_type[128];
-	/* multipart */
-	bool in_file, got_file;
-	int64_t skipped;
-	int status;              /* the problem to answer when the parse stopped */
-	const char *why;
-};
-
-static int upload_open(struct upload *u)
-{
-	int e = eccr_storage_writer_open(u->c->app->storage, u->key, u->content_type, &u->w);
-
-	if (e != 0) {
-		eccr_err("storage: cannot create an object: %s", strerror(e));
-		u->status = 503;
-		u->why = "storage is unavailable";
-		return -1;
-	}
-	return 0;
-}
-
-static int upload_data(struct upload *u, const char *data, size_t n)
-{
-	u->size += (int64_t)n;
-	if (u->size > u->max) {
-		u->status = 413;
-		u->why = "the file is larger than storage.max_upload_bytes";
-		return -1;
-	}
-	if (EVP_DigestUpdate(u->sha, data, n) != 1 || eccr_storage_write(u->w, data, n) != 0) {
-		u->status = 503;
-		u->why = "storage could not take the file";
-		return -1;
-	}
-	return 0;
-}
-
-static int on_part(void *user, enum eccr_mp_event ev, const struct eccr_mp_part *part,
-    const char *data, size_t n)
-{
-	struct upload *u = user;
-
-	switch (ev) {
-	case ECCR_MP_PART_BEGIN:
-		if (strcmp(part->name, "file") != 0)
-			return 0;
-		if (u->got_file) {
-			u->status = 400;
-			u->why = "the form has more than one part named \"file\"";
-			return -1;
-		}
-		u->got_file = u->in_file = true;
-		if (!file_name_valid(part->filename, strlen(part->filename))) {
-			u->status = 400;
-			u->why = "the file part needs a filename: 1 to 255 bytes of UTF-8 without "
-			    "'/', '\\\\' or control characters, not \".\" or \"..\"";
-			return -1;
-		}
-		snprintf(u->name, sizeof u->name, "%s", part->filename);
-		snprintf(u->content_type, sizeof u->content_type, "%s",
-		    part->content_type[0] ? part->content_type : "application/octet-stream");
-		if (!file_content_type_valid(u->content_type)) {
-			u->status = 400;
-			u->why = "the file part's Content-Type is not a valid media type";
-			return -1;
-		}
-		return upload_open(u);
-	case ECCR_MP_DATA:
-		if (u->in_file)
-			return upload_data(u, data, n);
-		if ((u->skipped += (int64_t)n) > FORM_FIELDS_MAX) {
-			u->status = 413;
-			u->why = "the form's other fields are too large";
-			return -1;
-		}
-		return 0;
-	case ECCR_MP_PART_END:
-		u->in_file = false;
-		return 0;
-	}
-	return -1;
-}
-
-/* Stream the body through the multipart parser into storage. */
-static bool read_multipart(struct upload *u, const char *ct)
-{
-	struct eccr_multipart *mp = malloc(sizeof *mp);
-	char *buf = malloc(IO_CHUNK);
-	bool ok = false;
-	int n;
-
-	if (mp == NULL || buf == NULL) {
-		u->status = 503;
-		u->why = "out of memory";
-	} else if (eccr_multipart_init(mp, ct, on_part, u) != 0) {
-		u->status = 400;
-		u->why = "multipart/form-data needs a boundary parameter of 1 to 70 characters";
-	} else {
-		while ((n = eccr_req_read_chunk(&u->c->req, buf, IO_CHUNK)) > 0)
-			if (eccr_multipart_feed(mp, buf, (size_t)n) != 0)
-				break;
-		if (u->status == 0 && (n > 0 || eccr_multipart_finish(mp) != 0)) {
-			u->status = 400;
-			u->why = mp->error;
-		} else if (u->status == 0 && !u->got_file) {
-			u->status = 400;
-			u->why = "the form has no part named \"file\"";
-		}
-		ok = u->status == 0;
-	}
-	free(mp);
-	free(buf);
-	return ok;
-}
-
-static bool read_raw(struct upload *u)
-{
-	char *buf = malloc(IO_CHUNK);
-	int n;
-
-	if (buf == NULL || upload_open(u) != 0) {
-		free(buf);
-		if (u->status == 0) {
-			u->status = 503;
-			u->why = "out of memory";
-		}
-		return false;
-	}
-	while ((n = eccr_req_read_chunk(&u->c->req, buf, IO_CHUNK)) > 0)
-		if (upload_data(u, buf, (size_t)n) != 0)
-			break;
-	free(buf);
-	if (u->status == 0 && !eccr_req_stream_complete(&u->c->req)) {
-		/* Never keep a cut-short upload as a complete file. */
-		u->status = 400;
-		u->why = "the body ended before its Content-Length";
-	}
-	return u->status == 0;
-}
-
-/* The name and type of a raw upload: ?name= and Content-Type. */
-static bool raw_meta(struct upload *u)
-{
-	struct eccr_ctx *c = u->c;
-	const char *ct = eccr_req_param(&c->req, "CONTENT_TYPE");
-	size_t len;
-	const char *name = eccr_query_get(&c->req, "name", &len);
-
-	if (name == NULL || !file_name_valid(name, len)) {
-		eccr_problem(&c->req, 400, "bad_request", "?name= must be 1 to 255 bytes of UTF-8 "
-		    "without '/', '\\' or control characters, not \".\" or \"..\"");
-		return false;
-	}
-	snprintf(u->name, sizeof u->name, "%.*s", (int)len, name);
-	snprintf(u->content_type, sizeof u->content_type, "%s",
-	    ct && *ct ? ct : "application/octet-stream");
-	if (!file_content_type_valid(u->content_type)) {
-		eccr_problem(&c->req, 415, "unsupported_media_type",
-		    "Content-Type must be a media type such as audio/mpeg");
-		return false;
-	}
-	return true;
-}
-
-/* An object stored for a row that could not be written.  Nothing else
- * knows of it, so a failure to remove it is logged with its key for the
- * operator (the database and the store are both failing at that point). */
-static void drop_unrecorded(struct upload *u)
-{
-	int err = eccr_storage_delete(u->c->app->storage, u->key);
-
-	if (err != 0)
-		eccr_err("file %s: its stored object %s has no row and could not be removed (%s);"
-		    " remove it from the store by hand", u->id, u->key, strerror(err));
-}
-
-static void store_row(struct upload *u)
-{
-	struct eccr_ctx *c = u->c;
-	unsigned char md[32];
-	char hex[65], size[24];
-	const char *p[10];
-	unsigned int mdlen = 0;
-	PGresult *res;
-	enum eccr_db_err e;
-
-	EVP_DigestFinal_ex(u->sha, md, &mdlen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	snprintf(size, sizeof size, "%lld", (long long)u->size);
-	p[0] = u->id; p[1] = u->episode; p[2] = u->name; p[3] = u->content_type;
-	p[4] = size; p[5] = hex; p[6] = u->key; p[7] = c->req.who.sub; p[8] = c->req.who.name;
-	p[9] = "ready";
-	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
-	    (e = eccr_db_exec(c->db, &st_insert, p, &res)) != ECCR_DB_OK) {
-		drop_unrecorded(u);
-		eccr_db_problem(c, e);
-		return;
-	}
-	if (PQntuples(res) == 0) {      /* the episode went away meanwhile */
-		drop_unrecorded(u);
-		eccr_problem(&c->req, 404, "not_found", "episode %s not found", u->episode);
-	} else {
-		eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, u->id);
-		eccr_resp_json(&c->req, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-		eccr_event_committed(c, res, 0, 1);
-	}
-	PQclear(res);
-}
-
-void eccr_files_upload(struct eccr_ctx *c)
-{
-	struct upload u = { .c = c };
-	const char *ct = eccr_req_param(&c->req, "CONTENT_TYPE");
-	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
-	bool multipart = ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0;
-	int64_t declared = -1;
-	bool ok;
-	int err = 0;
-
-	if (!eccr_capture_uuid(c, 0, u.episode) || !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
-	    (!multipart && !raw_meta(&u)) || !eccr_no_unknown_query(c) ||
-	    !episode_exists(c, u.episode))
-		return;
-	u.max = c->app->cfg.storage.max_upload_bytes;
-	if (cl != NULL && *cl && eccr_parse_i64(cl, 0, INT64_MAX, &declared) && declared > u.max +
-	    (multipart ? FORM_FIELDS_MAX : 0)) {
-		eccr_problem(&c->req, 413, "payload_too_large",
-		    "the file is larger than storage.max_upload_bytes (%lld)", (long long)u.max);
-		return;
-	}
-	if (!eccr_uuid_v4(u.id) || !eccr_storage_key(u.episode, u.id, u.key) ||
-	    (u.sha = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(u.sha, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(u.sha);
-		eccr_problem(&c->req, 500, "internal", "cannot start the upload");
-		return;
-	}
-	ok = multipart ? read_multipart(&u, ct) : read_raw(&u);
-	/* commit frees the writer whatever it returns */
-	if (ok && (err = eccr_storage_commit(u.w)) == 0) {
-		u.w = NULL;
-		store_row(&u);
-	} else if (ok) {
-		file_storage_unavailable(c, err, "storage could not keep the file");
-	} else {
-		eccr_storage_abort(u.w);
-		if (u.status == 503)
-			file_storage_unavailable(c, 0, u.why);
-		else
-			eccr_problem(&c->req, u.status, u.status == 413 ? "payload_too_large" : "bad_request",
-			    "%s", u.why ? u.why : "the upload is malformed");
-	}
-	EVP_MD_CTX_free(u.sha);
 }
 
 /* ------------------------------------------------------------ metadata */
@@ -537,7 +276,7 @@ void eccr_files_list(struct eccr_ctx *c)
 		eccr_problem(&c->req, 400, "bad_request", "limit must be an integer from 1 to %d", LIST_MAX);
 		return;
 	}
-	if (!parse_cursor(c, micros, uuid) || !eccr_no_unknown_query(c) || !episode_exists(c, ep))
+	if (!parse_cursor(c, micros, uuid) || !eccr_no_unknown_query(c) || !file_episode_exists(c, ep))
 		return;
 	snprintf(limit, sizeof limit, "%d", (int)n + 1);
 	p[0] = ep;
@@ -788,8 +527,7 @@ void eccr_files_direct(struct eccr_ctx *c)
 	snprintf(size, sizeof size, "%lld", (long long)bytes);
 	p[0] = id; p[1] = ep; p[2] = name; p[3] = type; p[4] = size; p[5] = NULL; p[6] = key;
 	p[7] = c->req.who.sub; p[8] = c->req.who.name; p[9] = "pending";
-	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
-	    (e = eccr_db_exec(c->db, &st_insert, p, &res)) != ECCR_DB_OK) {
+	if ((e = file_insert(c, p, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);
 		free(url);
 		return;

@@ -1,4 +1,5 @@
-/* files.h - shared pieces of the files API (files.c, files_content.c). */
+/* files.h - shared pieces of the files API (files.c, files_upload.c,
+ * files_content.c). */
 #ifndef ECCR_FCGI_FILES_H
 #define ECCR_FCGI_FILES_H
 
@@ -29,13 +30,20 @@ void file_signed_url(struct eccr_ctx *c, const char *method, const char *file_id
  * value from storage.h, or 0). */
 void file_storage_unavailable(struct eccr_ctx *c, int e, const char *what);
 
+/* 404 (queued) unless episode id exists; false also on a database error. */
+bool file_episode_exists(struct eccr_ctx *c, const char *id);
+/* Record the caller and insert a file row with its file_uploaded event
+ * when ready: p = id, episode, name, content type, size, sha256 (or NULL),
+ * storage key, actor, actor name, status.  No row when the episode is gone. */
+enum eccr_db_err file_insert(struct eccr_ctx *c, const char *const p[10], PGresult **res);
+
 /* The file's row (columns: json, status, storage_key, size_bytes, name,
  * created_by, content_type, episode_id), or NULL with 404/503 queued. */
 PGresult *file_load(struct eccr_ctx *c, const char *id);
 enum { FILE_COL_JSON, FILE_COL_STATUS, FILE_COL_KEY, FILE_COL_SIZE, FILE_COL_NAME,
 	FILE_COL_CREATED_BY, FILE_COL_TYPE, FILE_COL_EPISODE };
 
-/* Handlers (files.c, files_content.c). */
+/* Handlers (files.c, files_upload.c, files_content.c). */
 void eccr_files_upload(struct eccr_ctx *c);
 void eccr_files_list(struct eccr_ctx *c);
 void eccr_files_get(struct eccr_ctx *c);
