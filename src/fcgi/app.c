@@ -179,7 +179,8 @@ bool eccr_empty_body(struct eccr_ctx *c)
 	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
 	struct eccr_valid v = { 0 };
 
-	if (cl == NULL || cl[0] == '\0' || strcmp(cl, "0") == 0)
+	/* Only a POST's body is input; GET and DELETE bodies are not read. */
+	if (c->req.method != ECCR_POST || cl == NULL || cl[0] == '\0' || strcmp(cl, "0") == 0)
 		return true;
 	if (!eccr_read_json_object(c))
 		return false;

@@ -66,9 +66,10 @@ size_t eccr_route_slot(const struct eccr_req *r);
 bool eccr_require_role(struct eccr_ctx *c, enum eccr_role role);
 /* Read and parse a JSON object body: false when a problem was queued. */
 bool eccr_read_json_object(struct eccr_ctx *c);
-/* For actions that take no input (retry, read, watch, heartbeat...): no
- * body, or an empty JSON object; any field is 400 naming it, as API.md
- * says of unknown fields.  False when a problem was queued. */
+/* For actions that take no input (retry, read, watch, heartbeat...): a
+ * POST has no body, or an empty JSON object; any field is 400 naming it,
+ * as API.md says of unknown fields.  Other methods' bodies are not read.
+ * False when a problem was queued. */
 bool eccr_empty_body(struct eccr_ctx *c);
 /* Map a database error to its problem response. */
 void eccr_db_problem(struct eccr_ctx *c, enum eccr_db_err e);

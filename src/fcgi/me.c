@@ -187,8 +187,7 @@ static void watch(struct eccr_ctx *c, struct eccr_stmt *st)
 	enum eccr_db_err e;
 
 	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
-	    !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
-	    (c->req.method == ECCR_POST && !eccr_empty_body(c)))
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !eccr_empty_body(c))
 		return;
 	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
 	    (e = eccr_db_exec(c->db, st, params, &res)) != ECCR_DB_OK) {

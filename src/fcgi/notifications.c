@@ -150,7 +150,7 @@ static void send_count(struct eccr_ctx *c, struct eccr_stmt *st, const char *key
 	enum eccr_db_err e;
 	int n;
 
-	if (!eccr_no_unknown_query(c) || (c->req.method == ECCR_POST && !eccr_empty_body(c)))
+	if (!eccr_no_unknown_query(c) || !eccr_empty_body(c))
 		return;
 	if ((e = eccr_db_exec(c->db, st, params, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);
@@ -176,8 +176,7 @@ static PGresult *own_notification(struct eccr_ctx *c, struct eccr_stmt *st)
 	PGresult *res;
 	enum eccr_db_err e;
 
-	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
-	    (c->req.method == ECCR_POST && !eccr_empty_body(c)))
+	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) || !eccr_empty_body(c))
 		return NULL;
 	if ((e = eccr_db_exec(c->db, st, params, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);

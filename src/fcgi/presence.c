@@ -228,7 +228,7 @@ static void presence_call(struct eccr_ctx *c, const char *what, bool with_user)
 	char *text;
 	int rc;
 
-	if (!target_of(c, &t) || (c->req.method == ECCR_POST && !eccr_empty_body(c)))
+	if (!target_of(c, &t) || !eccr_empty_body(c))
 		return;
 	if ((rc = ask(c, what, &t, with_user, &answer, &text)) != ECCR_QUERY_OK) {
 		query_problem(c, rc, text);
