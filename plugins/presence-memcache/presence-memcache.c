@@ -47,7 +47,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
@@ -172,7 +171,7 @@ static bool make_key(const struct presence *p, const char *type, const char *id,
 	if (tl == 0 || tl > TYPE_MAX || il == 0 || il > RID_MAX || !key_text(id, il) ||
 	    strcmp(type, "index") == 0)
 		return false;
-	return snprintf(key, STORE_KEY_MAX + 1, "%s%s:%s", p->prefix, type, id) <= STORE_KEY_MAX;
+	return store_resource_key(p->prefix, type, id, key);
 }
 
 static int presence_emit(void *state, const struct eccr_event *ev)
@@ -285,19 +284,11 @@ static int run(struct presence *p, enum store_op op, json_object *args, char **o
 	return *out != NULL ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* presence.sweep: at most once per sweep_s in this process (one caller
  * wins the turn; the others answer nothing expired). */
 static int sweep(struct presence *p, char **out)
 {
-	int64_t now = mono_ms();
+	int64_t now = p->host->monotonic_ms(p->host);
 	long long last = atomic_load(&p->last_sweep_ms);
 
 	if ((last != 0 && now - last < p->sweep_ms - SWEEP_SLACK_MS) ||

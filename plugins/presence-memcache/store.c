@@ -409,6 +409,12 @@ static int cas_loop(struct store *s, const char *key, round_fn *round, void *arg
 	return r == 1 ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
 }
 
+bool store_resource_key(const char *prefix, const char *type, const char *id,
+    char key[STORE_KEY_MAX + 1])
+{
+	return snprintf(key, STORE_KEY_MAX + 1, "%s%s:%s", prefix, type, id) <= STORE_KEY_MAX;
+}
+
 int store_health(struct store *s)
 {
 	int64_t now = mono_ms();

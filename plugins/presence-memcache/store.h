@@ -28,6 +28,11 @@ struct store_config {
 
 struct store;
 
+/* The key of a resource's viewers, PREFIX TYPE ":" ID; false when it would
+ * pass memcached's limit.  The caller has checked type and id. */
+bool store_resource_key(const char *prefix, const char *type, const char *id,
+    char key[STORE_KEY_MAX + 1]);
+
 /* NULL (after logging why) when the configuration is unusable.  No server
  * is contacted here: memcached may come up later. */
 struct store *store_new(const struct eccr_host *host, const struct store_config *cfg);

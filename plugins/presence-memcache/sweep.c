@@ -62,7 +62,7 @@ static int visit(struct sweep_index *x, const char *type, const char *id, json_o
 	int rc;
 
 	*empty = false;
-	if (snprintf(key, sizeof key, "%s%s:%s", x->prefix, type, id) > STORE_KEY_MAX)
+	if (!store_resource_key(x->prefix, type, id, key))
 		return ECCR_QUERY_OK;
 	if ((rc = store_update(x->store, key, STORE_LIST, NULL, "", &res)) != ECCR_QUERY_OK)
 		return rc;
