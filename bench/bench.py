@@ -230,11 +230,14 @@ def cmd_report(results, out):
                           noop_rps=n, pgbench_sql=r["sql"], pgbench_tps=p,
                           pgbench_lat_avg_ms=pgb.get((r["sql"], r["conns"]), {}).get("lat_avg_ms"),
                           combined_ceiling=comb, ratio=ratio))
-    # POST with sinks against POST without.
+    # POST with sinks, and with an Idempotency-Key, against POST without.
     sinks = {}
     for t in table:
-        if t["endpoint"].startswith("POST"):
-            sinks.setdefault(t["conns"], {})["sinks" if "sinks" in t["endpoint"] and "no sinks" not in t["endpoint"] else "none"] = t
+        e = t["endpoint"]
+        if e.startswith("POST"):
+            kind = ("idem" if "Idempotency-Key" in e else
+                    "sinks" if "sinks" in e and "no sinks" not in e else "none")
+            sinks.setdefault(t["conns"], {})[kind] = t
     doc = {"meta": meta, "ceilings": {"noop": list(noop.values()),
                                       "pgbench": list(pgb.values())},
            "endpoints": table, "memory": mem, "delivery": delivery,
@@ -279,11 +282,13 @@ def cmd_report(results, out):
             print("%-34s %5d %8.0f %8.0f %8.0f" % (r["name"], r["conns"], u["fcgi"],
                                                  u["lighttpd"], u["postgres"]))
     for c, d in sorted(sinks.items()):
-        if "sinks" in d and "none" in d and d["none"]["rps"]:
-            print("  POST %d conns, all sinks vs none: throughput %+.0f%%, p50 %+.0f%%"
-                  % (c, 100 * (d["sinks"]["rps"] / d["none"]["rps"] - 1),
-                     100 * (d["sinks"]["p50_ms"] / d["none"]["p50_ms"] - 1)
-                     if d["none"].get("p50_ms") and d["sinks"].get("p50_ms") else float("nan")))
+        for kind, label in (("sinks", "all sinks vs none"),
+                            ("idem", "Idempotency-Key vs none")):
+            if kind in d and "none" in d and d["none"]["rps"]:
+                print("  POST %d conns, %s: throughput %+.0f%%, p50 %+.0f%%"
+                      % (c, label, 100 * (d[kind]["rps"] / d["none"]["rps"] - 1),
+                         100 * (d[kind]["p50_ms"] / d["none"]["p50_ms"] - 1)
+                         if d["none"].get("p50_ms") and d[kind].get("p50_ms") else float("nan")))
     print()
     for m in mem:
         print("eccr-fcgi resident after %9d requests (%s): VmRSS %6.1f MiB, VmHWM %6.1f MiB"

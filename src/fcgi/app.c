@@ -126,6 +126,9 @@ void eccr_app_handle(struct eccr_ctx *c)
 	if (c->body != NULL)
 		json_object_put(c->body);
 	c->body = NULL;
+	/* Before the answer goes: a client that retries at once must not
+	 * find its key still taken. */
+	eccr_idem_end(c);
 	eccr_resp_send(r);
 	eccr_metrics_request(eccr_route_slot(r), r->status, now_us() - start);
 }
@@ -350,7 +353,7 @@ bad:
 
 int eccr_app_register_statements(void)
 {
-	if (eccr_db_register(&user_upsert) != 0)
+	if (eccr_db_register(&user_upsert) != 0 || eccr_idem_register() != 0)
 		return -1;
 	if (eccr_health_register() != 0 || eccr_episodes_register() != 0 ||
 	    eccr_episodes_list_register() != 0)

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "dispatch.h"
 #include "http.h"
+#include "idempotency.h"
 #include "plugins.h"
 #include "router.h"
 #include "storage.h"
@@ -43,6 +44,7 @@ struct eccr_ctx {
 	uint64_t user_seen[ECCR_USER_CACHE];
 	unsigned user_next;
 	struct eccr_auth_memo auth_memo;   /* tokens this thread verified */
+	struct eccr_idem idem;             /* this request's Idempotency-Key */
 };
 
 typedef void (*eccr_handler_fn)(struct eccr_ctx *c);

@@ -34,10 +34,13 @@ static struct eccr_stmt ep_create = {
 	"  SELECT 'episode_created', $11, NULLIF($12, ''), 'episode', ins.id::text,"
 	"         ins.id, jsonb_build_object('title', ins.title,"
 	"         'categories', ins.categories, 'status', ins.status)"
-	"  FROM ins RETURNING id)"
-	"SELECT eccr_episode_json(ROW(ins.*)::episodes), ins.id, ins.version, ev.id "
-	"FROM ins, ev",
-	.nparams = 12,
+	"  FROM ins RETURNING id),"
+	" out AS (SELECT eccr_episode_json(ROW(ins.*)::episodes) AS body, ins.id,"
+	"         ins.version, ev.id AS event_id FROM ins, ev),"
+	ECCR_IDEM_STORE("$11", "$13", "$14", "201", "'episodes/' || out.id",
+	    "'\"' || out.version || '\"'", "out.body", "out")
+	"SELECT out.body, out.id, out.version, out.event_id, " ECCR_IDEM_STORED_SQL " FROM out",
+	.nparams = 14,
 };
 
 /* PATCH and PUT: $3 is a bit mask of the fields to set.  Nothing is
@@ -160,7 +163,7 @@ void eccr_episodes_create(struct eccr_ctx *c)
 {
 	struct episode_input in;
 	struct eccr_valid v = { 0 };
-	const char *params[12];
+	const char *params[14];
 	PGresult *res;
 	enum eccr_db_err e;
 
@@ -171,14 +174,19 @@ void eccr_episodes_create(struct eccr_ctx *c)
 		eccr_problem_valid(&c->req, &v);
 		return;
 	}
+	if (!eccr_idem_begin(c))
+		return;
 	memcpy(params, in.val, sizeof in.val);
 	params[10] = c->req.who.sub;
 	params[11] = c->req.who.name;
+	params[12] = eccr_idem_key_param(c);
+	params[13] = eccr_idem_hash_param(c);
 	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
 	    (e = eccr_db_exec(c->db, &ep_create, params, &res)) != ECCR_DB_OK) {
 		conflict_or_error(c, e);
 		return;
 	}
+	eccr_idem_stored(c, res, 0, 4);
 	eccr_resp_header(&c->req, "Location", "%s/episodes/%s",
 	    c->app->cfg.server.base_path, PQgetvalue(res, 0, 1));
 	send_episode(c, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));

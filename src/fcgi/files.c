@@ -32,16 +32,23 @@ static struct eccr_stmt st_episode = {
 	"   " src ".size_bytes, 'content_type', " src ".content_type, 'sha256', " src ".sha256)" \
 	"  FROM " src " WHERE " src ".status = 'ready' RETURNING id)"
 
-/* $1 id $2 episode $3 name $4 type $5 size $6 sha256 $7 key $8 actor $9 name $10 status */
+/* $1 id $2 episode $3 name $4 type $5 size $6 sha256 $7 key $8 actor $9 name
+ * $10 status $11 the rest of a direct upload's answer (after its "file"),
+ * $12 $13 Idempotency-Key and fingerprint.  The answer is built here so
+ * that what is sent and what is kept for a replay are the same bytes. */
 static struct eccr_stmt st_insert = {
 	.sql =
 	"WITH ins AS (INSERT INTO files (id, episode_id, name, content_type, size_bytes, sha256,"
 	"             status, storage_key, created_by)"
 	"  SELECT $1::uuid, $2::uuid, $3, $4, $5::bigint, $6, $10, $7, $8"
 	"  WHERE EXISTS (SELECT 1 FROM episodes WHERE id = $2::uuid) RETURNING *),"
-	FILE_EVENT("file_uploaded", "ins")
-	"SELECT eccr_file_json(ins), (SELECT id FROM ev) FROM ins",
-	.nparams = 10,
+	FILE_EVENT("file_uploaded", "ins") ","
+	" out AS (SELECT CASE WHEN $11::text IS NULL THEN eccr_file_json(ins)"
+	"         ELSE '{\"file\":' || eccr_file_json(ins) || $11::text END AS body, ins.id"
+	"         FROM ins),"
+	ECCR_IDEM_STORE("$8", "$12", "$13", "201", "'files/' || out.id", "NULL", "out.body", "out")
+	"SELECT out.body, (SELECT id FROM ev), " ECCR_IDEM_STORED_SQL " FROM out",
+	.nparams = 13,
 };
 
 static struct eccr_stmt st_get = {
@@ -173,11 +180,21 @@ void file_storage_unavailable(struct eccr_ctx *c, int e, const char *what)
 		    e == EAGAIN ? "the store is unreachable or failing" : strerror(e));
 }
 
-enum eccr_db_err file_insert(struct eccr_ctx *c, const char *const p[10], PGresult **res)
+enum eccr_db_err file_insert(struct eccr_ctx *c, const char *const p[10], const char *tail,
+    PGresult **res)
 {
+	const char *all[13];
 	enum eccr_db_err e = eccr_record_user(c);
 
-	return e != ECCR_DB_OK ? e : eccr_db_exec(c->db, &st_insert, p, res);
+	if (e != ECCR_DB_OK)
+		return e;
+	memcpy(all, p, 10 * sizeof p[0]);
+	all[10] = tail;
+	all[11] = eccr_idem_key_param(c);
+	all[12] = eccr_idem_hash_param(c);
+	if ((e = eccr_db_exec(c->db, &st_insert, all, res)) == ECCR_DB_OK && PQntuples(*res) > 0)
+		eccr_idem_stored(c, *res, 0, 2);
+	return e;
 }
 
 bool file_episode_exists(struct eccr_ctx *c, const char *id)
@@ -470,7 +487,7 @@ void eccr_files_direct(struct eccr_ctx *c)
 {
 	static const char *const allowed[] = { "name", "content_type", "size_bytes", NULL };
 	struct eccr_valid v = { 0 };
-	char ep[37], id[37], key[ECCR_STORAGE_KEY_MAX], size[24], at[25], *url;
+	char ep[37], id[37], key[ECCR_STORAGE_KEY_MAX], size[24], at[25];
 	const char *name = NULL, *type = NULL, *p[10];
 	size_t nlen = 0, tlen = 0;
 	int64_t bytes = 0, expires, ttl;
@@ -510,44 +527,39 @@ void eccr_files_direct(struct eccr_ctx *c)
 		    (long long)c->app->cfg.storage.max_upload_bytes);
 		return;
 	}
+	if (!eccr_idem_begin(c))
+		return;
 	if (!eccr_uuid_v4(id) || !eccr_storage_key(ep, id, key)) {
 		eccr_problem(&c->req, 500, "internal", "cannot start the upload");
 		return;
 	}
-	/* The URL first: a store that cannot sign leaves no pending row. */
+	/* The URL first: a store that cannot sign leaves no pending row.  It
+	 * goes into the answer after the file's JSON, which the database adds. */
 	expires = (int64_t)time(NULL) + ttl;
 	expiry_text(expires, at);
 	eccr_buf_reset(b);
+	eccr_buf_adds(b, ",\"upload_url\":\"");
 	if (!object_url(c, "PUT", id, key, ttl, expires, b))
 		return;
-	if ((url = strndup(b->p, b->len)) == NULL) {
+	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
+	if (b->oom) {
 		eccr_problem(&c->req, 503, "unavailable", "out of memory");
 		return;
 	}
 	snprintf(size, sizeof size, "%lld", (long long)bytes);
 	p[0] = id; p[1] = ep; p[2] = name; p[3] = type; p[4] = size; p[5] = NULL; p[6] = key;
 	p[7] = c->req.who.sub; p[8] = c->req.who.name; p[9] = "pending";
-	if ((e = file_insert(c, p, &res)) != ECCR_DB_OK) {
+	if ((e = file_insert(c, p, b->p, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);
-		free(url);
 		return;
 	}
-	if (PQntuples(res) == 0) {
+	if (PQntuples(res) == 0)
 		eccr_problem(&c->req, 404, "not_found", "episode %s not found", ep);
-		PQclear(res);
-		free(url);
-		return;
+	else {
+		eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, id);
+		eccr_resp_json(&c->req, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	}
-	eccr_buf_reset(b);
-	eccr_buf_adds(b, "{\"file\":");
-	eccr_buf_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-	eccr_buf_adds(b, ",\"upload_url\":\"");
-	eccr_buf_adds(b, url);
 	PQclear(res);
-	free(url);
-	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
-	eccr_resp_header(&c->req, "Location", "%s/files/%s", c->app->cfg.server.base_path, id);
-	eccr_resp_json(&c->req, 201, b->p, b->len);
 }
 
 /* The optional body of /complete: {"sha256": "<64 lower-case hex>"}, the

@@ -34,8 +34,13 @@ void file_storage_unavailable(struct eccr_ctx *c, int e, const char *what);
 bool file_episode_exists(struct eccr_ctx *c, const char *id);
 /* Record the caller and insert a file row with its file_uploaded event
  * when ready: p = id, episode, name, content type, size, sha256 (or NULL),
- * storage key, actor, actor name, status.  No row when the episode is gone. */
-enum eccr_db_err file_insert(struct eccr_ctx *c, const char *const p[10], PGresult **res);
+ * storage key, actor, actor name, status.  The result's column 0 is the
+ * answer: the file's JSON, or with tail (the rest of a JSON object, after
+ * a first member "file") {"file":...<tail>; column 1 the event id.  Under
+ * an Idempotency-Key the answer is kept in the same statement.  No row
+ * when the episode is gone. */
+enum eccr_db_err file_insert(struct eccr_ctx *c, const char *const p[10], const char *tail,
+    PGresult **res);
 
 /* The file's row (columns: json, status, storage_key, size_bytes, name,
  * created_by, content_type, episode_id), or NULL with 404/503 queued. */

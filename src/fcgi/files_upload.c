@@ -2,7 +2,11 @@
  * Content-Type and ?name=) or multipart/form-data (one part named "file"),
  * streamed to storage in IO_CHUNK pieces with the sha256 computed on the
  * way, never the whole file in memory; over storage.max_upload_bytes is
- * 413 and leaves nothing behind. */
+ * 413 and leaves nothing behind.
+ *
+ * With an Idempotency-Key whose answer is kept, the body is read and
+ * hashed but stored nowhere (a "dry" upload), then answered from the kept
+ * answer if it is the same file (name, type and sha256), 422 if not. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@
 struct upload {
 	struct eccr_ctx *c;
 	struct eccr_storage_writer *w;
+	bool dry;                /* hash only: a replay's body is not stored again */
 	EVP_MD_CTX *sha;
 	int64_t size, max;
 	char key[ECCR_STORAGE_KEY_MAX];
@@ -37,7 +42,8 @@ struct upload {
 
 static int upload_open(struct upload *u)
 {
-	int e = eccr_storage_writer_open(u->c->app->storage, u->key, u->content_type, &u->w);
+	int e = u->dry ? 0 : eccr_storage_writer_open(u->c->app->storage, u->key,
+	    u->content_type, &u->w);
 
 	if (e != 0) {
 		eccr_err("storage: cannot create an object: %s", strerror(e));
@@ -56,7 +62,8 @@ static int upload_data(struct upload *u, const char *data, size_t n)
 		u->why = "the file is larger than storage.max_upload_bytes";
 		return -1;
 	}
-	if (EVP_DigestUpdate(u->sha, data, n) != 1 || eccr_storage_write(u->w, data, n) != 0) {
+	if (EVP_DigestUpdate(u->sha, data, n) != 1 ||
+	    (!u->dry && eccr_storage_write(u->w, data, n) != 0)) {
 		u->status = 503;
 		u->why = "storage could not take the file";
 		return -1;
@@ -203,24 +210,37 @@ static void drop_unrecorded(struct upload *u)
 		    " remove it from the store by hand", u->id, u->key, strerror(err));
 }
 
-static void store_row(struct upload *u)
+/* The file's sha256 (hex) once its bytes are all in, and the request's
+ * Idempotency-Key fingerprint: what was sent (name, type, content), not
+ * how (a multipart boundary differs from one try to the next). */
+static bool upload_digest(struct upload *u, char hex[65])
+{
+	char detail[FILE_NAME_MAX + 128 + 64 + 16];
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	int n;
+
+	if (EVP_DigestFinal_ex(u->sha, md, &mdlen) != 1 || mdlen != 32)
+		return false;
+	eccr_hex_encode(md, 32, hex);
+	n = snprintf(detail, sizeof detail, "upload\n%s\n%s\n%s", u->name, u->content_type, hex);
+	eccr_idem_fingerprint(u->c, detail, (size_t)n);
+	return true;
+}
+
+static void store_row(struct upload *u, const char *hex)
 {
 	struct eccr_ctx *c = u->c;
-	unsigned char md[32];
-	char hex[65], size[24];
+	char size[24];
 	const char *p[10];
-	unsigned int mdlen = 0;
 	PGresult *res;
 	enum eccr_db_err e;
 
-	EVP_DigestFinal_ex(u->sha, md, &mdlen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	snprintf(size, sizeof size, "%lld", (long long)u->size);
 	p[0] = u->id; p[1] = u->episode; p[2] = u->name; p[3] = u->content_type;
 	p[4] = size; p[5] = hex; p[6] = u->key; p[7] = c->req.who.sub; p[8] = c->req.who.name;
 	p[9] = "ready";
-	if ((e = file_insert(c, p, &res)) != ECCR_DB_OK) {
+	if ((e = file_insert(c, p, NULL, &res)) != ECCR_DB_OK) {
 		drop_unrecorded(u);
 		eccr_db_problem(c, e);
 		return;
@@ -236,26 +256,46 @@ static void store_row(struct upload *u)
 	PQclear(res);
 }
 
+/* Checks that need no body: false with the problem queued. */
+static bool upload_acceptable(struct upload *u, bool multipart)
+{
+	struct eccr_ctx *c = u->c;
+	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
+	int64_t declared = -1;
+
+	if (!eccr_capture_uuid(c, 0, u->episode) || !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
+	    (!multipart && !raw_meta(u)) || !eccr_no_unknown_query(c) || !eccr_idem_parse(c) ||
+	    !file_episode_exists(c, u->episode))
+		return false;
+	u->max = c->app->cfg.storage.max_upload_bytes;
+	if (cl != NULL && *cl && eccr_parse_i64(cl, 0, INT64_MAX, &declared) && declared > u->max +
+	    (multipart ? FORM_FIELDS_MAX : 0)) {
+		eccr_problem(&c->req, 413, "payload_too_large",
+		    "the file is larger than storage.max_upload_bytes (%lld)", (long long)u->max);
+		return false;
+	}
+	return true;
+}
+
 void eccr_files_upload(struct eccr_ctx *c)
 {
 	struct upload u = { .c = c };
 	const char *ct = eccr_req_param(&c->req, "CONTENT_TYPE");
-	const char *cl = eccr_req_param(&c->req, "CONTENT_LENGTH");
 	bool multipart = ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0;
-	int64_t declared = -1;
+	char hex[65];
 	bool ok;
 	int err = 0;
 
-	if (!eccr_capture_uuid(c, 0, u.episode) || !eccr_require_role(c, ECCR_ROLE_EDITOR) ||
-	    (!multipart && !raw_meta(&u)) || !eccr_no_unknown_query(c) ||
-	    !file_episode_exists(c, u.episode))
+	if (!upload_acceptable(&u, multipart))
 		return;
-	u.max = c->app->cfg.storage.max_upload_bytes;
-	if (cl != NULL && *cl && eccr_parse_i64(cl, 0, INT64_MAX, &declared) && declared > u.max +
-	    (multipart ? FORM_FIELDS_MAX : 0)) {
-		eccr_problem(&c->req, 413, "payload_too_large",
-		    "the file is larger than storage.max_upload_bytes (%lld)", (long long)u.max);
+	switch (eccr_idem_lookup(c)) {
+	case ECCR_IDEM_ANSWERED:
 		return;
+	case ECCR_IDEM_STORED:
+		u.dry = true;
+		break;
+	default:
+		break;
 	}
 	if (!eccr_uuid_v4(u.id) || !eccr_storage_key(u.episode, u.id, u.key) ||
 	    (u.sha = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(u.sha, EVP_sha256(), NULL) != 1) {
@@ -264,10 +304,17 @@ void eccr_files_upload(struct eccr_ctx *c)
 		return;
 	}
 	ok = multipart ? read_multipart(&u, ct) : read_raw(&u);
+	if (ok && !upload_digest(&u, hex)) {
+		ok = false;
+		u.status = 503;
+		u.why = "out of memory";
+	}
 	/* commit frees the writer whatever it returns */
-	if (ok && (err = eccr_storage_commit(u.w)) == 0) {
+	if (ok && u.dry) {
+		eccr_idem_replay(c);
+	} else if (ok && (err = eccr_storage_commit(u.w)) == 0) {
 		u.w = NULL;
-		store_row(&u);
+		store_row(&u, hex);
 	} else if (ok) {
 		file_storage_unavailable(c, err, "storage could not keep the file");
 	} else {

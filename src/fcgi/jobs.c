@@ -43,18 +43,23 @@ static struct eccr_stmt job_create = {
 	"                      resource_id, episode_id, data)"
 	"  SELECT 'job_created', $7, NULLIF($8, ''), 'job', ins.id::text,"
 	"         ins.episode_id, jsonb_build_object('job_id', ins.id, 'type', ins.type)"
-	"  FROM ins RETURNING id)"
-	"SELECT eccr_job_json(ROW(ins.*)::jobs), ins.id, ev.id FROM ins, ev",
-	.nparams = 8,
+	"  FROM ins RETURNING id),"
+	" out AS (SELECT eccr_job_json(ROW(ins.*)::jobs) AS body, ins.id, ev.id AS event_id"
+	"         FROM ins, ev),"
+	ECCR_IDEM_STORE("$7", "$9", "$10", "201", "'jobs/' || out.id", "NULL", "out.body", "out")
+	"SELECT out.body, out.id, out.event_id, " ECCR_IDEM_STORED_SQL " FROM out",
+	.nparams = 10,
 };
 
 /* Result of retry and cancel: the state found, the job after the
- * statement, and the event id (NULL when nothing changed). */
+ * statement, the event id (NULL when nothing changed) and whether the
+ * answer was kept for an Idempotency-Key (only when something changed). */
 #define JOB_TRANSITION_RESULT \
+	" out AS (SELECT eccr_job_json(ROW(upd.*)::jobs) AS body FROM upd)," \
+	ECCR_IDEM_STORE("$2", "$4", "$5", "200", "NULL", "NULL", "out.body", "out") \
 	"SELECT cur.status," \
-	"       coalesce((SELECT eccr_job_json(ROW(upd.*)::jobs) FROM upd)," \
-	"                eccr_job_json(ROW(cur.*)::jobs))," \
-	"       (SELECT id FROM ev) " \
+	"       coalesce((SELECT body FROM out), eccr_job_json(ROW(cur.*)::jobs))," \
+	"       (SELECT id FROM ev), " ECCR_IDEM_STORED_SQL " " \
 	"FROM cur"
 
 #define JOB_EVENT(type) \
@@ -63,7 +68,7 @@ static struct eccr_stmt job_create = {
 	"                      resource_id, episode_id, data)" \
 	"  SELECT '" type "', $2, NULLIF($3, ''), 'job', upd.id::text," \
 	"         upd.episode_id, jsonb_build_object('job_id', upd.id)" \
-	"  FROM upd RETURNING id)"
+	"  FROM upd RETURNING id),"
 
 static struct eccr_stmt job_retry = {
 	.sql =
@@ -76,7 +81,7 @@ static struct eccr_stmt job_retry = {
 	"  RETURNING j.*),"
 	JOB_EVENT("job_retried")
 	JOB_TRANSITION_RESULT,
-	.nparams = 3,
+	.nparams = 5,
 };
 
 /* queued: cancelled at once.  running: ask the handler to stop, once (a
@@ -96,7 +101,7 @@ static struct eccr_stmt job_cancel = {
 	"  RETURNING j.*),"
 	JOB_EVENT("job_cancelled")
 	JOB_TRANSITION_RESULT,
-	.nparams = 3,
+	.nparams = 5,
 };
 
 int eccr_jobs_register(void)
@@ -330,7 +335,7 @@ void eccr_jobs_create(struct eccr_ctx *c)
 {
 	struct job_input in;
 	struct eccr_valid v = { 0 };
-	const char *params[8];
+	const char *params[10];
 	PGresult *res;
 	enum eccr_db_err e;
 
@@ -341,6 +346,8 @@ void eccr_jobs_create(struct eccr_ctx *c)
 		eccr_problem_valid(&c->req, &v);
 		return;
 	}
+	if (!eccr_idem_begin(c))
+		return;
 	params[0] = in.episode_id;
 	params[1] = in.type;
 	params[2] = in.payload;
@@ -349,6 +356,8 @@ void eccr_jobs_create(struct eccr_ctx *c)
 	params[5] = in.run_at;
 	params[6] = c->req.who.sub;
 	params[7] = c->req.who.name;
+	params[8] = eccr_idem_key_param(c);
+	params[9] = eccr_idem_hash_param(c);
 	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
 	    (e = eccr_db_exec(c->db, &job_create, params, &res)) != ECCR_DB_OK) {
 		if (e == ECCR_DB_INVALID && in.run_at != NULL) {
@@ -366,6 +375,7 @@ void eccr_jobs_create(struct eccr_ctx *c)
 		PQclear(res);
 		return;
 	}
+	eccr_idem_stored(c, res, 0, 3);
 	eccr_resp_header(&c->req, "Location", "%s/jobs/%s",
 	    c->app->cfg.server.base_path, PQgetvalue(res, 0, 1));
 	eccr_resp_json(&c->req, 201, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
@@ -401,17 +411,20 @@ void eccr_jobs_get(struct eccr_ctx *c)
 static void transition(struct eccr_ctx *c, struct eccr_stmt *st, bool retry)
 {
 	char id[37];
-	const char *params[3];
+	const char *params[5];
 	const char *status, *json;
 	PGresult *res;
 	enum eccr_db_err e;
 
 	if (!eccr_capture_uuid(c, 0, id) || !eccr_no_unknown_query(c) ||
-	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !eccr_empty_body(c))
+	    !eccr_require_role(c, ECCR_ROLE_EDITOR) || !eccr_empty_body(c) ||
+	    !eccr_idem_begin(c))
 		return;
 	params[0] = id;
 	params[1] = c->req.who.sub;
 	params[2] = c->req.who.name;
+	params[3] = eccr_idem_key_param(c);
+	params[4] = eccr_idem_hash_param(c);
 	if ((e = eccr_record_user(c)) != ECCR_DB_OK ||
 	    (e = eccr_db_exec(c->db, st, params, &res)) != ECCR_DB_OK) {
 		eccr_db_problem(c, e);
@@ -422,6 +435,7 @@ static void transition(struct eccr_ctx *c, struct eccr_stmt *st, bool retry)
 		PQclear(res);
 		return;
 	}
+	eccr_idem_stored(c, res, 0, 3);
 	status = PQgetvalue(res, 0, 0);
 	if (retry && strcmp(status, "failed") != 0 && strcmp(status, "cancelled") != 0)
 		eccr_problem(&c->req, 409, "conflict", "job %s is %s; only a failed or "

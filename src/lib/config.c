@@ -127,6 +127,8 @@ static const struct key schema[] = {
 	    "URL clients reach the service at; links in e-mails are built from it"),
 	STR("server", "listen", server.listen, "", NULL,
 	    "socket to listen on instead of the FastCGI socket on fd 0"),
+	INT("server", "idempotency_ttl_s", server.idempotency_ttl_s, "86400", 1, 2592000,
+	    "how long the answer of a POST with an Idempotency-Key is kept for replay"),
 
 	ENUM("auth", "mode", auth.mode, "jwt", auth_modes,
 	    "jwt: bearer tokens; remote_user: trust the web server's REMOTE_USER"),

@@ -54,6 +54,7 @@ struct eccr_config {
 		int64_t max_body_bytes; /* default 1048576, 1 KiB..1 GiB */
 		char *public_url;       /* default "http://127.0.0.1:8080" */
 		char *listen;           /* default "" : FastCGI socket from the web server (fd 0) */
+		int idempotency_ttl_s;  /* default 86400, 1..2592000 (30 days) */
 	} server;
 
 	struct {

@@ -18,6 +18,7 @@ struct eccr_db {
 	char *appname;
 	bool in_txn;
 	bool down_logged;         /* log an outage once, not once per request */
+	unsigned generation;      /* connections opened so far */
 	char constraint[64];
 	uint8_t prepared[(ECCR_DB_MAX_STMTS + 1 + 7) / 8];
 };
@@ -72,6 +73,11 @@ PGconn *eccr_db_conn(struct eccr_db *db)
 	return db->conn;
 }
 
+unsigned eccr_db_generation(const struct eccr_db *db)
+{
+	return db->generation;
+}
+
 const char *eccr_db_last_constraint(const struct eccr_db *db)
 {
 	return db->constraint;
@@ -103,6 +109,7 @@ static enum eccr_db_err db_connect(struct eccr_db *db)
 		db_disconnect(db);
 		return ECCR_DB_UNAVAILABLE;
 	}
+	db->generation++;
 	if (db->down_logged)
 		eccr_notice("database: connected again");
 	db->down_logged = false;

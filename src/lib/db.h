@@ -71,6 +71,10 @@ void eccr_db_rollback(struct eccr_db *db);
 /* Constraint name of the last ECCR_DB_UNIQUE/INVALID error ("" if none). */
 const char *eccr_db_last_constraint(const struct eccr_db *db);
 
+/* Counts the connections opened: session state (an advisory lock, a
+ * prepared statement) belongs to the generation that created it. */
+unsigned eccr_db_generation(const struct eccr_db *db);
+
 /* The raw connection, for LISTEN and tools; may be NULL. */
 PGconn *eccr_db_conn(struct eccr_db *db);
 

@@ -82,8 +82,7 @@ int eccr_storage_sha256_final(void *evp_md_ctx, char hex[65])
 
 	if (EVP_DigestFinal_ex(evp_md_ctx, md, &mdlen) != 1 || mdlen != 32)
 		return EIO;
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	eccr_hex_encode(md, 32, hex);
 	return 0;
 }
 

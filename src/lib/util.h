@@ -45,6 +45,9 @@ uint32_t eccr_random32(void);
 /* A random (version 4) UUID from getrandom(2); false if that failed. */
 bool eccr_uuid_v4(char out[37]);
 
+/* Lower-case hexadecimal of n bytes; out needs 2n+1 bytes. */
+void eccr_hex_encode(const unsigned char *in, size_t n, char *out);
+
 /* RFC 4648 base64url without padding.  encode: out needs
  * eccr_b64url_len(n)+1 bytes.  decode returns the length or -1 (bad
  * character, '=' padding, impossible length, non-zero unused bits of the

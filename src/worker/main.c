@@ -6,7 +6,8 @@
  * idle.  Whenever it wakes it claims jobs for the idle runners (jobs.c);
  * every worker.poll_interval_ms it also delivers the events no eccr-fcgi
  * delivered within outbox.grace_ms and the deliveries whose retry is due
- * (outbox.c).  Events the worker itself writes (job_started, ...) go
+ * (outbox.c), and now and then removes expired Idempotency-Key answers
+ * (idempotency_gc.c).  Events the worker itself writes (job_started, ...) go
  * through its own dispatcher thread, as in eccr-fcgi, and so do the
  * presence_left of viewers whose ttl ran out where nobody looks any more
  * (presence_sweep.c, a thread of its own).  SIGHUP reads the
@@ -25,6 +26,7 @@
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
+#include "idempotency_gc.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
@@ -121,7 +123,7 @@ static int wait_event(struct worker *w, int sfd, int timeout_ms)
 
 static int serve(struct worker *w, int sfd)
 {
-	int64_t next_outbox = 0;
+	int64_t next_outbox = 0, next_idem_gc = 0;
 
 	eccr_info("eccr-worker %s (%s) started: %zu plugins, grace %d ms, poll %d ms",
 	    PACKAGE_VERSION, w->id, w->plugins.n, w->cfg.outbox.grace_ms,
@@ -136,6 +138,11 @@ static int serve(struct worker *w, int sfd)
 			long n = outbox_round(w);
 
 			next_outbox = n >= BATCH ? 0 : now_ms() + w->cfg.worker.poll_interval_ms;
+		}
+		if (now_ms() >= next_idem_gc) {
+			(void)idempotency_gc_round(w->db, w->cfg.server.idempotency_ttl_s);
+			next_idem_gc = now_ms() +
+			    idempotency_gc_interval_ms(w->cfg.server.idempotency_ttl_s);
 		}
 		if (next_outbox == 0)
 			timeout = 0;
@@ -166,6 +173,7 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	if (!once && eccr_metrics_open(w->cfg.metrics.dir, "worker", err, sizeof err) != 0)
 		eccr_warn("%s: this worker's deliveries will not show in /metrics", err);
 	if (eccr_outbox_register() != 0 || eccr_notify_register() != 0 || jobs_register() != 0 || storage_gc_register() != 0 ||
+	    idempotency_gc_register() != 0 ||
 	    presence_sweep_register() != 0 ||
 	    eccr_plugins_load(&w->plugins, &w->cfg, err, sizeof err) != 0) {
 		eccr_err("%s", err);

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <strings.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -48,9 +51,10 @@ static json_object *parse(const char *s, size_t n)
 	return o;
 }
 
+/* tolerant: a transport failure is status 0, not a failed assertion. */
 static struct resp *request(const char *method, const char *path, const char *token,
     const char *content_type, const char *body, size_t bodylen, const char *const *extra,
-    size_t nextra)
+    size_t nextra, bool tolerant)
 {
 	struct eccr_buf out = { 0 }, hdr = { 0 }, url = { 0 };
 	struct curl_slist *h = NULL;
@@ -94,8 +98,10 @@ static struct resp *request(const char *method, const char *path, const char *to
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &hdr);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-	cr_assert_eq(curl_easy_perform(curl), CURLE_OK, "%s %s failed", method, url.p);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+	if (curl_easy_perform(curl) == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		cr_assert(tolerant, "%s %s failed", method, url.p);
 	curl_easy_cleanup(curl);
 	curl_slist_free_all(h);
 	eccr_buf_free(&url);
@@ -111,21 +117,35 @@ static struct resp *request(const char *method, const char *path, const char *to
 struct resp *http(const char *method, const char *path, const char *token,
     const char *content_type, const char *body, size_t bodylen, const char *extra_header)
 {
-	return request(method, path, token, content_type, body, bodylen, &extra_header, 1);
+	return request(method, path, token, content_type, body, bodylen, &extra_header, 1, false);
 }
+
+#define COLLECT_HEADERS(last, extra, n) do { \
+		va_list ap_; \
+		va_start(ap_, last); \
+		while (((extra)[n] = va_arg(ap_, const char *)) != NULL) \
+			cr_assert_lt(++(n), sizeof(extra) / sizeof((extra)[0]), "too many headers"); \
+		va_end(ap_); \
+	} while (0)
 
 struct resp *http_headers(const char *method, const char *path, const char *token,
     const char *content_type, const char *body, size_t bodylen, ...)
 {
 	const char *extra[16];
 	size_t n = 0;
-	va_list ap;
 
-	va_start(ap, bodylen);
-	while ((extra[n] = va_arg(ap, const char *)) != NULL)
-		cr_assert_lt(++n, sizeof extra / sizeof extra[0], "too many headers");
-	va_end(ap);
-	return request(method, path, token, content_type, body, bodylen, extra, n);
+	COLLECT_HEADERS(bodylen, extra, n);
+	return request(method, path, token, content_type, body, bodylen, extra, n, false);
+}
+
+struct resp *http_try(const char *method, const char *path, const char *token,
+    const char *content_type, const char *body, size_t bodylen, ...)
+{
+	const char *extra[16];
+	size_t n = 0;
+
+	COLLECT_HEADERS(bodylen, extra, n);
+	return request(method, path, token, content_type, body, bodylen, extra, n, true);
 }
 
 struct resp *http_root(const char *method, const char *path, const char *token)
@@ -134,7 +154,7 @@ struct resp *http_root(const char *method, const char *path, const char *token)
 	struct resp *r;
 
 	eccr_buf_printf(&p, "@%s", path);
-	r = request(method, p.p, token, NULL, NULL, 0, NULL, 0);
+	r = request(method, p.p, token, NULL, NULL, 0, NULL, 0, false);
 	eccr_buf_free(&p);
 	return r;
 }
@@ -397,4 +417,74 @@ const char *uniq(void)
 	snprintf(tag, sizeof tag, "t%02x%02x%02x%02x%02x%02x%d", raw[0], raw[1], raw[2], raw[3],
 	    raw[4], raw[5], (int)getpid());
 	return tag;
+}
+
+static volatile sig_atomic_t killer_stop;
+
+static void killer_on_term(int sig)
+{
+	(void)sig;
+	killer_stop = 1;
+}
+
+/* Wait (at most 30 s) until eccr-fcgi answers /health: on a slow or busy
+ * machine a backend takes a while to come back, and a killer that kept
+ * its pace regardless would leave no window for requests to succeed. */
+static void killer_wait_served(void)
+{
+	for (int i = 0; i < 600 && !killer_stop; i++) {
+		struct resp *r = http_try("GET", "@/health", NULL, NULL, NULL, 0, NULL);
+		long st = r->status;
+
+		resp_free(r);
+		if (st == 200)
+			return;
+		usleep(50000);
+	}
+}
+
+pid_t start_killer(int interval_ms)
+{
+	char cmd[1024];
+	pid_t parent = getpid(), pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid != 0)
+		return pid;
+	/* Dies with the test: a test that times out must not leave a killer
+	 * behind for the suites after it. */
+	signal(SIGTERM, killer_on_term);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+		_exit(1);
+	/* -x: the whole command line, so the shell running pkill (whose own
+	 * command line contains the pattern) is not a match. */
+	snprintf(cmd, sizeof cmd, "pkill -KILL -xf '%s/src/fcgi/eccr-fcgi'", env("ECCR_TEST_BUILD"));
+	while (!killer_stop) {
+		killer_wait_served();
+		usleep((useconds_t)interval_ms * 1000);
+		if (!killer_stop && system(cmd) == -1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+void stop_killer(pid_t killer)
+{
+	kill(killer, SIGTERM);
+	waitpid(killer, NULL, 0);
+	wait_until_served();
+}
+
+void wait_until_served(void)
+{
+	for (int i = 0; i < 300; i++) {
+		struct resp *r = http_root("GET", "/health", NULL);
+		long st = r->status;
+
+		resp_free(r);
+		if (st == 200)
+			return;
+		usleep(100000);
+	}
+	cr_assert_fail("eccr-fcgi was not served again within 30 s of the last kill");
 }

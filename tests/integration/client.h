@@ -8,6 +8,7 @@
 #define ECCR_TEST_CLIENT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -29,6 +30,13 @@ struct resp *http(const char *method, const char *path, const char *token,
 
 /* As http, with any number of extra header lines, NULL-terminated. */
 struct resp *http_headers(const char *method, const char *path, const char *token,
+    const char *content_type, const char *body, size_t bodylen, ...)
+    __attribute__((sentinel));
+
+/* As http_headers, but a transport failure (refused, reset, timed out) is
+ * status 0 instead of a failed assertion: for clients that retry, and for
+ * threads (it asserts nothing about the answer). */
+struct resp *http_try(const char *method, const char *path, const char *token,
     const char *content_type, const char *body, size_t bodylen, ...)
     __attribute__((sentinel));
 
@@ -85,6 +93,17 @@ char *db_changes(void);
 		cr_assert_str_eq(now_, (before), "the database changed"); \
 		free(now_); \
 	} while (0)
+
+/* A process that SIGKILLs every eccr-fcgi of the build under test
+ * interval_ms after the service last came back, until stop_killer, which
+ * returns once the service answers again (lighttpd keeps a killed backend
+ * disabled for a second or so), so that what follows meets a working
+ * service.  The killer checks its stop flag only between rounds, so no
+ * kill of its own lands after stop_killer, and it dies with the test
+ * process (a test that times out leaves no killer behind). */
+pid_t start_killer(int interval_ms);
+void stop_killer(pid_t killer);
+void wait_until_served(void);
 
 /* A random tag, fresh in each test (Criterion runs each test in its own
  * process), to keep tests independent of one another and of their order. */

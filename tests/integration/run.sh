@@ -54,7 +54,9 @@ plugins_dir_setup sink-dead=sink-flaky
 touch "$STACK_DIR/sink-dead.fail"
 # Every sink the pipeline tests watch, with short retry delays so retries
 # and the worker's sweep happen within a test's patience.
-STORAGE_EXTRA="max_upload_bytes = 1048576" SERVER_EXTRA="max_body_bytes = 262144" write_config eccr_test <<EOC
+# A short Idempotency-Key TTL, so that test_idempotency sees keys expire.
+STORAGE_EXTRA="max_upload_bytes = 1048576" SERVER_EXTRA="max_body_bytes = 262144
+idempotency_ttl_s = 10" write_config eccr_test <<EOC
 
 [plugins]
 dir = $STACK_DIR/plugins

@@ -207,54 +207,6 @@ Test(worker, racing_workers_deliver_each_event_once_per_sink, .timeout = 120)
 	cr_assert_eq(lines, 400, "%ld lines for 400 events", lines);
 }
 
-static volatile sig_atomic_t killer_stop;
-
-static void killer_on_term(int sig)
-{
-	(void)sig;
-	killer_stop = 1;
-}
-
-/* Kill eccr-fcgi with SIGKILL every interval_ms until SIGTERM.  The flag
- * is read only between rounds, so once the killer has exited no pkill of
- * its own is still running: a last kill cannot land in the next test. */
-static pid_t start_killer(int interval_ms)
-{
-	char cmd[1024];
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid != 0)
-		return pid;
-	signal(SIGTERM, killer_on_term);
-	/* -x: the whole command line, so the shell running pkill (whose own
-	 * command line contains the pattern) is not a match. */
-	snprintf(cmd, sizeof cmd, "pkill -KILL -xf '%s/src/fcgi/eccr-fcgi'", getenv("ECCR_TEST_BUILD"));
-	while (!killer_stop) {
-		usleep((useconds_t)interval_ms * 1000);
-		if (!killer_stop && system(cmd) == -1)
-			_exit(1);
-	}
-	_exit(0);
-}
-
-/* After the last kill lighttpd keeps the backend disabled for a second or
- * so and answers 503: wait until it serves again, so that what follows
- * (the next suite too) meets a working service. */
-static void wait_until_served(void)
-{
-	for (int i = 0; i < 300; i++) {
-		struct resp *r = http_root("GET", "/health", NULL);
-		long st = r->status;
-
-		resp_free(r);
-		if (st == 200)
-			return;
-		usleep(100000);
-	}
-	cr_assert_fail("eccr-fcgi was not served again within 30 s of the last kill");
-}
-
 Test(worker, killed_fcgi_loses_nothing, .timeout = 300)
 {
 	char tag[64], body[128], sql[512];
@@ -280,9 +232,7 @@ Test(worker, killed_fcgi_loses_nothing, .timeout = 300)
 		}
 		cr_assert_lt(tries, 300, "the service did not come back");
 	}
-	kill(killer, SIGTERM);
-	waitpid(killer, NULL, 0);
-	wait_until_served();
+	stop_killer(killer);
 	cr_assert_gt(failures, 0, "no request ever met a killed backend");
 	/* Every committed event reaches activity_logs exactly once, whether the
 	 * dispatcher or (after a kill) the worker delivered it. */
