@@ -632,7 +632,7 @@ static bool object_verified(struct eccr_ctx *c, PGresult *row, const char *id, c
 	} else if (have != declared) {
 		eccr_problem(&c->req, 409, "conflict", "the uploaded object of file %s has %lld bytes, "
 		    "not the declared %lld", id, (long long)have, (long long)declared);
-	} else if (!upload_object_allowed(c, key, id)) {
+	} else if (!upload_object_allowed(c, key, id, have)) {
 		/* refused (and removed) or unreadable: the answer is queued */
 	} else if ((e = eccr_storage_sha256(c->app->storage, key, hex)) != 0) {
 		if (e == ENOENT)

@@ -92,11 +92,12 @@ static void remove_refused(struct eccr_ctx *c, const char *key, const char *file
 		    "with the file, or by hand", file_id, key, strerror(e));
 }
 
-bool upload_object_allowed(struct eccr_ctx *c, const char *key, const char *file_id)
+bool upload_object_allowed(struct eccr_ctx *c, const char *key, const char *file_id,
+    int64_t size)
 {
 	struct upload_sniff *s = malloc(sizeof *s);
-	size_t got = 0;
-	int e;
+	size_t got = 0, want = size < (int64_t)sizeof s->head ? (size_t)size : sizeof s->head;
+	int e = 0;
 	bool ok = false;
 
 	if (s == NULL) {
@@ -104,7 +105,10 @@ bool upload_object_allowed(struct eccr_ctx *c, const char *key, const char *file
 		return false;
 	}
 	upload_sniff_init(s);
-	e = eccr_storage_read_head(c->app->storage, key, s->head, sizeof s->head, &got);
+	/* Never a range past the end: an empty object is not read at all
+	 * (S3 answers 416 to any range of it; some stores answer oddly). */
+	if (want > 0)
+		e = eccr_storage_read_head(c->app->storage, key, s->head, want, &got);
 	if (e == ENOENT) {
 		eccr_problem(&c->req, 409, "conflict", "nothing was uploaded for file %s", file_id);
 	} else if (e != 0) {

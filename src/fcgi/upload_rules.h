@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "app.h"
 #include "content_rules.h"
@@ -44,9 +45,10 @@ enum upload_verdict upload_sniff_feed(struct upload_sniff *s, const void *data, 
     size_t *used, bool at_end);
 
 /* Direct uploads, at /complete: judge the first bytes of the stored
- * object.  A refusal removes the object (the file stays pending) and
- * queues 415; a missing object 409; storage or libmagic failing 503.
- * true when the content may be kept. */
-bool upload_object_allowed(struct eccr_ctx *c, const char *key, const char *file_id);
+ * object, of the given size.  A refusal removes the object (the file
+ * stays pending) and queues 415; a missing object 409; storage or
+ * libmagic failing 503.  true when the content may be kept. */
+bool upload_object_allowed(struct eccr_ctx *c, const char *key, const char *file_id,
+    int64_t size);
 
 #endif
