@@ -14,6 +14,7 @@
 #include "files.h"
 #include "log.h"
 #include "storage.h"
+#include "upload_rules.h"
 
 #define LIST_MAX 200
 
@@ -380,8 +381,11 @@ static bool object_url(struct eccr_ctx *c, const char *method, const char *id, c
 
 /* s3: the object must be there before a URL to it is issued; this is
  * also where an unreachable store shows (presigning alone cannot tell).
+ * type and disposition get what the store is to answer a download with
+ * (API.md: the declared type, inline or attachment with the name).
  * false with the problem queued. */
-static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_STORAGE_KEY_MAX])
+static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_STORAGE_KEY_MAX],
+    char type[128], char disposition[ECCR_DISPOSITION_MAX])
 {
 	PGresult *row;
 	int64_t size;
@@ -392,6 +396,10 @@ static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_S
 	if ((row = file_load(c, id)) == NULL)
 		return false;
 	snprintf(key, ECCR_STORAGE_KEY_MAX, "%s", PQgetvalue(row, 0, FILE_COL_KEY));
+	snprintf(type, 128, "%s", PQgetvalue(row, 0, FILE_COL_TYPE));
+	if (eccr_content_disposition(type, PQgetvalue(row, 0, FILE_COL_NAME), disposition,
+	    ECCR_DISPOSITION_MAX) < 0)
+		disposition[0] = '\0';
 	if (strcmp(PQgetvalue(row, 0, FILE_COL_STATUS), "ready") != 0) {
 		eccr_problem(&c->req, 409, "conflict", "file %s is not complete yet", id);
 		PQclear(row);
@@ -405,6 +413,27 @@ static bool object_reachable(struct eccr_ctx *c, const char *id, char key[ECCR_S
 	else
 		file_storage_unavailable(c, e, "storage cannot be reached");
 	return false;
+}
+
+/* The download URL: our signed content URL (local), or a presigned GET
+ * of the store that answers with the file's type and disposition (s3).
+ * false with 500 queued. */
+static bool download_url(struct eccr_ctx *c, const char *id, const char *key, const char *type,
+    const char *disposition, int64_t ttl, int64_t expires, struct eccr_buf *out)
+{
+	char url[8192];
+
+	if (eccr_storage_is_local(c->app->storage)) {
+		file_signed_url(c, "GET", id, expires, out);
+		return true;
+	}
+	if (eccr_storage_presign_get(c->app->storage, key, (long)ttl, type,
+	    disposition[0] ? disposition : NULL, url, sizeof url) != 0) {
+		eccr_problem(&c->req, 500, "internal", "cannot presign a URL for file %s", id);
+		return false;
+	}
+	eccr_buf_adds(out, url);
+	return true;
 }
 
 /* Does file id exist and is it complete?  Answers 404 or 409 if not. */
@@ -431,7 +460,8 @@ static void expiry_text(int64_t expires, char out[25])
 
 void eccr_files_url(struct eccr_ctx *c)
 {
-	char id[37], at[25], key[ECCR_STORAGE_KEY_MAX] = "";
+	char id[37], at[25], key[ECCR_STORAGE_KEY_MAX] = "", type[128] = "";
+	char disposition[ECCR_DISPOSITION_MAX] = "";
 	const char *p[4];
 	int64_t ttl, expires;
 	PGresult *res;
@@ -439,7 +469,7 @@ void eccr_files_url(struct eccr_ctx *c)
 	struct eccr_buf *b = &c->scratch;
 
 	if (!eccr_capture_uuid(c, 0, id) || !expires_in(c, &ttl) || !eccr_no_unknown_query(c) ||
-	    !object_reachable(c, id, key))
+	    !object_reachable(c, id, key, type, disposition))
 		return;
 	expires = (int64_t)time(NULL) + ttl;
 	expiry_text(expires, at);
@@ -447,7 +477,7 @@ void eccr_files_url(struct eccr_ctx *c)
 	 * that was never issued. */
 	eccr_buf_reset(b);
 	eccr_buf_adds(b, "{\"url\":\"");
-	if (!object_url(c, "GET", id, key, ttl, expires, b))
+	if (!download_url(c, id, key, type, disposition, ttl, expires, b))
 		return;
 	eccr_buf_printf(b, "\",\"expires_at\":\"%s\"}", at);
 	if (c->req.method == ECCR_HEAD) {
@@ -519,6 +549,8 @@ void eccr_files_direct(struct eccr_ctx *c)
 		eccr_problem_valid(&c->req, &v);
 		return;
 	}
+	if (!upload_type_allowed(c, type))
+		return;
 	/* Well-formed but over the limit: the same answer as an upload
 	 * through eccr-fcgi would get. */
 	if (bytes > c->app->cfg.storage.max_upload_bytes) {
@@ -593,10 +625,11 @@ static bool declared_sha256(struct eccr_ctx *c, char want[65])
 	return true;
 }
 
-/* The stored object has the declared size (a HEAD on s3) and, read back,
- * the declared hash if one was given; hex gets its SHA-256.  false with
- * the problem queued: 409 when the object is wrong or missing, 503 when
- * storage cannot tell. */
+/* The stored object has the declared size (a HEAD on s3), first bytes
+ * that are allowed (upload_rules.c: else it is removed, 415) and, read
+ * back, the declared hash if one was given; hex gets its SHA-256.  false
+ * with the problem queued: 409 when the object is wrong or missing, 503
+ * when storage cannot tell. */
 static bool object_verified(struct eccr_ctx *c, PGresult *row, const char *id, const char *want,
     char hex[65])
 {
@@ -611,6 +644,8 @@ static bool object_verified(struct eccr_ctx *c, PGresult *row, const char *id, c
 	} else if (have != declared) {
 		eccr_problem(&c->req, 409, "conflict", "the uploaded object of file %s has %lld bytes, "
 		    "not the declared %lld", id, (long long)have, (long long)declared);
+	} else if (!upload_object_allowed(c, key, id, have)) {
+		/* refused (and removed) or unreadable: the answer is queued */
 	} else if ((e = eccr_storage_sha256(c->app->storage, key, hex)) != 0) {
 		if (e == ENOENT)
 			eccr_problem(&c->req, 409, "conflict", "nothing was uploaded for file %s", id);

@@ -2,7 +2,10 @@
  * backend, behind a signed, expiring URL instead of a bearer token (so a
  * browser or a player can follow it).  GET answers Range with 206 and can
  * hand the sending to the web server (X-Sendfile, X-LIGHTTPD-send-file,
- * X-Accel-Redirect); PUT is the local equivalent of a presigned S3 PUT. */
+ * X-Accel-Redirect); PUT is the local equivalent of a presigned S3 PUT.
+ * Content goes out with headers that keep it from running script in our
+ * origin (content_headers), which the shipped web server configurations
+ * pass on when they send the bytes themselves. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "content_rules.h"
 #include "files.h"
 #include "log.h"
 #include "storage.h"
@@ -79,26 +83,21 @@ static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
 	return 1;
 }
 
-/* attachment; filename*=UTF-8''percent-encoded (RFC 6266 / 8187). */
-static void content_disposition(struct eccr_ctx *c, const char *name)
+/* API.md: nothing uploaded may run script in the dashboard's origin.
+ * nosniff: browsers keep to the declared type; the sandbox CSP: a
+ * document opened anyway runs no script and gets a unique origin;
+ * Content-Disposition: inline only for audio, video and raster images
+ * (content_rules.c), with the name (RFC 6266 / 8187). */
+static void content_headers(struct eccr_ctx *c, const char *type, const char *name)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct eccr_buf b = { 0 };
-	const unsigned char *p;
+	char disposition[ECCR_DISPOSITION_MAX];
 
-	for (p = (const unsigned char *)name; *p != '\0'; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("!#$&+-.^_`|~", *p) != NULL) {
-			eccr_buf_addc(&b, (char)*p);
-		} else {
-			eccr_buf_addc(&b, '%');
-			eccr_buf_addc(&b, hex[*p >> 4]);
-			eccr_buf_addc(&b, hex[*p & 15]);
-		}
-	}
-	eccr_resp_header(&c->req, "Content-Disposition", "attachment; filename*=UTF-8''%s",
-	    b.p ? b.p : "");
-	eccr_buf_free(&b);
+	eccr_resp_header(&c->req, "X-Content-Type-Options", "nosniff");
+	eccr_resp_header(&c->req, "Content-Security-Policy", "sandbox");
+	if (eccr_content_disposition(type, name, disposition, sizeof disposition) >= 0)
+		eccr_resp_header(&c->req, "Content-Disposition", "%s", disposition);
+	else
+		eccr_resp_header(&c->req, "Content-Disposition", "attachment");
 }
 
 /* Hand the sending to the web server when configured. */
@@ -160,7 +159,7 @@ void eccr_files_content_get(struct eccr_ctx *c)
 	}
 	fstat(fd, &sb);
 	size = (int64_t)sb.st_size;
-	content_disposition(c, PQgetvalue(res, 0, FILE_COL_NAME));
+	content_headers(c, PQgetvalue(res, 0, FILE_COL_TYPE), PQgetvalue(res, 0, FILE_COL_NAME));
 	eccr_resp_header(&c->req, "Accept-Ranges", "bytes");
 	if (offload(c, PQgetvalue(res, 0, FILE_COL_KEY), path)) {
 		/* The web server sends the bytes and answers Range itself. */

@@ -2,7 +2,9 @@
  * Content-Type and ?name=) or multipart/form-data (one part named "file"),
  * streamed to storage in IO_CHUNK pieces with the sha256 computed on the
  * way, never the whole file in memory; over storage.max_upload_bytes is
- * 413 and leaves nothing behind.
+ * 413 and leaves nothing behind.  The declared type must be allowed and
+ * the first bytes are judged before anything is stored (upload_rules.c):
+ * a refusal is 415 and stores nothing.
  *
  * With an Idempotency-Key whose answer is kept, the body is read and
  * hashed but stored nowhere (a "dry" upload), then answered from the kept
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "multipart.h"
 #include "storage.h"
+#include "upload_rules.h"
 
 #define IO_CHUNK 65536
 #define FORM_FIELDS_MAX 65536   /* bytes of non-file parts we will skip */
@@ -38,12 +41,12 @@ struct upload {
 	int64_t skipped;
 	int status;              /* the problem to answer when the parse stopped */
 	const char *why;
+	struct upload_sniff sniff;   /* the first bytes, held until judged */
 };
 
 static int upload_open(struct upload *u)
 {
-	int e = u->dry ? 0 : eccr_storage_writer_open(u->c->app->storage, u->key,
-	    u->content_type, &u->w);
+	int e = eccr_storage_writer_open(u->c->app->storage, u->key, u->content_type, &u->w);
 
 	if (e != 0) {
 		eccr_err("storage: cannot create an object: %s", strerror(e));
@@ -54,6 +57,49 @@ static int upload_open(struct upload *u)
 	return 0;
 }
 
+/* Until the first bytes are judged nothing is stored: they are held, and
+ * the object is opened once they pass (at_end: the content ends here).
+ * Moves *data and *n past what was held; 0, or -1 with the problem set. */
+static int upload_hold(struct upload *u, const char **data, size_t *n, bool at_end)
+{
+	size_t used;
+
+	switch (upload_sniff_feed(&u->sniff, *data, *n, &used, at_end)) {
+	case UPLOAD_HOLD:
+		*n = 0;
+		return 0;
+	case UPLOAD_REFUSED:
+		u->status = 415;
+		u->why = u->sniff.why;
+		return -1;
+	case UPLOAD_UNCHECKED:
+		u->status = 503;
+		u->why = u->sniff.why;
+		return -1;
+	case UPLOAD_STORE:
+		break;
+	}
+	if (upload_open(u) != 0)
+		return -1;
+	if (eccr_storage_write(u->w, u->sniff.head, u->sniff.n) != 0) {
+		u->status = 503;
+		u->why = "storage could not take the file";
+		return -1;
+	}
+	*data += used;
+	*n -= used;
+	return 0;
+}
+
+/* The content ended: if fewer than ECCR_SNIFF_BYTES came, judge those. */
+static int upload_end(struct upload *u)
+{
+	const char *none = "";
+	size_t zero = 0;
+
+	return u->dry || u->w != NULL ? 0 : upload_hold(u, &none, &zero, true);
+}
+
 static int upload_data(struct upload *u, const char *data, size_t n)
 {
 	u->size += (int64_t)n;
@@ -62,8 +108,16 @@ static int upload_data(struct upload *u, const char *data, size_t n)
 		u->why = "the file is larger than storage.max_upload_bytes";
 		return -1;
 	}
-	if (EVP_DigestUpdate(u->sha, data, n) != 1 ||
-	    (!u->dry && eccr_storage_write(u->w, data, n) != 0)) {
+	if (EVP_DigestUpdate(u->sha, data, n) != 1) {
+		u->status = 503;
+		u->why = "storage could not take the file";
+		return -1;
+	}
+	if (u->dry)
+		return 0;   /* a replay's bytes were judged and stored the first time */
+	if (u->w == NULL && upload_hold(u, &data, &n, false) != 0)
+		return -1;
+	if (n > 0 && eccr_storage_write(u->w, data, n) != 0) {
 		u->status = 503;
 		u->why = "storage could not take the file";
 		return -1;
@@ -100,7 +154,12 @@ static int on_part(void *user, enum eccr_mp_event ev, const struct eccr_mp_part 
 			u->why = "the file part's Content-Type is not a valid media type";
 			return -1;
 		}
-		return upload_open(u);
+		if ((u->why = upload_type_refusal(&u->c->app->cfg, u->content_type,
+		    u->sniff.why)) != NULL) {
+			u->status = 415;
+			return -1;
+		}
+		return 0;            /* the object is opened by upload_hold */
 	case ECCR_MP_DATA:
 		if (u->in_file)
 			return upload_data(u, data, n);
@@ -111,6 +170,8 @@ static int on_part(void *user, enum eccr_mp_event ev, const struct eccr_mp_part 
 		}
 		return 0;
 	case ECCR_MP_PART_END:
+		if (u->in_file && upload_end(u) != 0)
+			return -1;
 		u->in_file = false;
 		return 0;
 	}
@@ -154,12 +215,9 @@ static bool read_raw(struct upload *u)
 	char *buf = malloc(IO_CHUNK);
 	int n;
 
-	if (buf == NULL || upload_open(u) != 0) {
-		free(buf);
-		if (u->status == 0) {
-			u->status = 503;
-			u->why = "out of memory";
-		}
+	if (buf == NULL) {
+		u->status = 503;
+		u->why = "out of memory";
 		return false;
 	}
 	while ((n = eccr_req_read_chunk(&u->c->req, buf, IO_CHUNK)) > 0)
@@ -171,6 +229,8 @@ static bool read_raw(struct upload *u)
 		u->status = 400;
 		u->why = "the body ended before its Content-Length";
 	}
+	if (u->status == 0)
+		upload_end(u);
 	return u->status == 0;
 }
 
@@ -195,7 +255,7 @@ static bool raw_meta(struct upload *u)
 		    "Content-Type must be a media type such as audio/mpeg");
 		return false;
 	}
-	return true;
+	return upload_type_allowed(c, u->content_type);
 }
 
 /* An object stored for a row that could not be written.  Nothing else
@@ -279,7 +339,7 @@ static bool upload_acceptable(struct upload *u, bool multipart)
 
 void eccr_files_upload(struct eccr_ctx *c)
 {
-	struct upload u = { .c = c };
+	struct upload u = { .c = c };   /* u.sniff holds ECCR_SNIFF_BYTES */
 	const char *ct = eccr_req_param(&c->req, "CONTENT_TYPE");
 	bool multipart = ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0;
 	char hex[65];
@@ -303,6 +363,7 @@ void eccr_files_upload(struct eccr_ctx *c)
 		eccr_problem(&c->req, 500, "internal", "cannot start the upload");
 		return;
 	}
+	upload_sniff_init(&u.sniff);
 	ok = multipart ? read_multipart(&u, ct) : read_raw(&u);
 	if (ok && !upload_digest(&u, hex)) {
 		ok = false;
@@ -322,7 +383,8 @@ void eccr_files_upload(struct eccr_ctx *c)
 		if (u.status == 503)
 			file_storage_unavailable(c, 0, u.why);
 		else
-			eccr_problem(&c->req, u.status, u.status == 413 ? "payload_too_large" : "bad_request",
+			eccr_problem(&c->req, u.status, u.status == 413 ? "payload_too_large" :
+			    u.status == 415 ? "unsupported_media_type" : "bad_request",
 			    "%s", u.why ? u.why : "the upload is malformed");
 	}
 	EVP_MD_CTX_free(u.sha);

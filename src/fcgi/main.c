@@ -19,6 +19,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "content_sniff.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -138,6 +139,11 @@ static int app_init(struct eccr_app *a, const char *cfgpath, const char *listen_
 		return -1;
 	}
 	if ((a->storage = eccr_storage_new(&a->cfg, err, sizeof err)) == NULL) {
+		eccr_err("%s", err);
+		return -1;
+	}
+	/* Uploads are judged by libmagic: without it none could be taken. */
+	if (eccr_sniff_check(err, sizeof err) != 0) {
 		eccr_err("%s", err);
 		return -1;
 	}

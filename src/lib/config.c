@@ -30,6 +30,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "content_rules.h"
 #include "event_types.h"
 #include "util.h"
 
@@ -95,6 +96,7 @@ static const char *check_algorithms(const char *v);
 static const char *check_host_port(const char *v);
 static const char *check_plugin_list(const char *v);
 static const char *check_notify_types(const char *v);
+static const char *check_allowed_types(const char *v);
 
 #define OFF(f) offsetof(struct eccr_config, f)
 #define STR(s, k, f, d, c, doc) { s, k, K_STR, OFF(f), d, 0, 0, NULL, c, doc }
@@ -159,6 +161,8 @@ static const struct key schema[] = {
 	    KIB, 5 * 1024 * GIB, "largest upload"),
 	ENUM("storage", "sendfile", storage.sendfile, "none", sendfiles,
 	    "header letting the web server send file content"),
+	STR("storage", "allowed_types", storage.allowed_types, ECCR_ALLOWED_TYPES_DEFAULT,
+	    check_allowed_types, "MIME type globs an upload may declare (image/svg+xml only by name)"),
 	OPT("storage", "s3_endpoint", storage.s3_endpoint, "S3-compatible endpoint URL"),
 	OPT("storage", "s3_region", storage.s3_region, "S3 region"),
 	OPT("storage", "s3_bucket", storage.s3_bucket, "S3 bucket"),
@@ -389,6 +393,11 @@ static const char *check_algorithms(const char *v)
 		p += n;
 	}
 	return count == 0 ? "must name at least one algorithm" : NULL;
+}
+
+static const char *check_allowed_types(const char *v)
+{
+	return eccr_type_globs_invalid(v);
 }
 
 static const char *check_host_port(const char *v)

@@ -86,6 +86,7 @@ struct eccr_config {
 		size_t url_secret_len;
 		int64_t max_upload_bytes;   /* default 5 GiB */
 		enum eccr_sendfile sendfile; /* default none */
+		char *allowed_types;        /* default ECCR_ALLOWED_TYPES_DEFAULT (content_rules.h) */
 		char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key_id;
 		char *s3_secret_key_file;
 		char *s3_secret_key;        /* contents, NULL if unset */

@@ -19,7 +19,7 @@
 #define SECRET_MAX 256
 #define HEADER_NAME_MAX 64
 #define HEADER_VALUE_MAX 2048
-#define PARAM_MAX 1024           /* bytes of one query name or value */
+#define PARAM_MAX 2048           /* bytes of one query name or value */
 #define URI_MAX (3 * ECCR_SIGV4_KEY_MAX + 3 * 255 + 8)
 #define QUERY_MAX 8192
 #define CANON_MAX 16384
@@ -824,16 +824,26 @@ static void sb_scope(struct sb *b, const struct eccr_s3_target *t, const char *d
 int eccr_sigv4_presign(const struct eccr_s3_target *t, const char *method,
     const char *key, long expires_s, time_t now, char *out, size_t outlen)
 {
+	return eccr_sigv4_presign_query(t, method, key, NULL, 0, expires_s, now, out, outlen);
+}
+
+int eccr_sigv4_presign_query(const struct eccr_s3_target *t, const char *method,
+    const char *key, const struct eccr_sigv4_param *extra, size_t nextra,
+    long expires_s, time_t now, char *out, size_t outlen)
+{
+	struct eccr_sigv4_param q[ECCR_SIGV4_MAX_PARAMS];
 	struct parsed p;
 	char uri[URI_MAX], query[QUERY_MAX], cred[256], cr[CANON_MAX];
-	char amz_date[17], date[9], sig[65];
+	char amz_date[17], date[9], sig[65], expires[24];
 	struct eccr_sigv4_header host;
 	struct sb b;
+	size_t nq = 0;
 	int n;
 
 	sb_init(&b, out, outlen);
 	if (!method_ok(method, false) || !key_ok(key) || expires_s < 1 ||
-	    expires_s > ECCR_SIGV4_EXPIRES_MAX || parse_target(t, &p) < 0 ||
+	    expires_s > ECCR_SIGV4_EXPIRES_MAX || nextra > ECCR_SIGV4_MAX_PARAMS - 5 ||
+	    (extra == NULL && nextra > 0) || parse_target(t, &p) < 0 ||
 	    eccr_sigv4_canonical_uri(t, key, uri, sizeof uri) < 0 ||
 	    eccr_sigv4_amz_date(now, amz_date, date) < 0)
 		return -1;
@@ -844,17 +854,22 @@ int eccr_sigv4_presign(const struct eccr_s3_target *t, const char *method,
 	sb_scope(&b, t, date);
 	if (sb_done(&b) < 0)
 		return -1;
-	/* Already in canonical order: Algorithm < Credential < Date <
-	 * Expires < SignedHeaders. */
-	sb_init(&b, query, sizeof query);
-	sb_adds(&b, "X-Amz-Algorithm=" ALGORITHM "&X-Amz-Credential=");
-	sb_enc(&b, cred, strlen(cred), false);
-	sb_adds(&b, "&X-Amz-Date=");
-	sb_adds(&b, amz_date);
-	sb_adds(&b, "&X-Amz-Expires=");
+	sb_init(&b, expires, sizeof expires);
 	sb_addu(&b, (unsigned long)expires_s);
-	sb_adds(&b, "&X-Amz-SignedHeaders=host");
 	if (sb_done(&b) < 0)
+		return -1;
+	q[nq++] = (struct eccr_sigv4_param){ "X-Amz-Algorithm", ALGORITHM };
+	q[nq++] = (struct eccr_sigv4_param){ "X-Amz-Credential", cred };
+	q[nq++] = (struct eccr_sigv4_param){ "X-Amz-Date", amz_date };
+	q[nq++] = (struct eccr_sigv4_param){ "X-Amz-Expires", expires };
+	q[nq++] = (struct eccr_sigv4_param){ "X-Amz-SignedHeaders", "host" };
+	for (size_t i = 0; i < nextra; i++) {
+		/* The signature's own parameters are ours to set. */
+		if (extra[i].name == NULL || prefix_nocase(extra[i].name, "x-amz-"))
+			return -1;
+		q[nq++] = extra[i];
+	}
+	if (eccr_sigv4_canonical_query(q, nq, query, sizeof query) < 0)
 		return -1;
 
 	host.name = "host";

@@ -84,6 +84,15 @@ struct eccr_sigv4_param {
 int eccr_sigv4_presign(const struct eccr_s3_target *t, const char *method,
     const char *key, long expires_s, time_t now, char *out, size_t outlen);
 
+/* The same with more query parameters signed into the URL (unencoded,
+ * any order, at most ECCR_SIGV4_MAX_PARAMS - 5, none named X-Amz-*), such
+ * as S3's response-content-disposition and response-content-type, which
+ * make the store answer a GET with those headers.  The URL then needs
+ * room for them, percent-encoded, beyond ECCR_SIGV4_URL_MAX. */
+int eccr_sigv4_presign_query(const struct eccr_s3_target *t, const char *method,
+    const char *key, const struct eccr_sigv4_param *extra, size_t nextra,
+    long expires_s, time_t now, char *out, size_t outlen);
+
 /* What to add to a request signed with eccr_sigv4_sign_headers. */
 struct eccr_sigv4_auth {
 	char authorization[ECCR_SIGV4_AUTH_MAX];  /* the Authorization value */

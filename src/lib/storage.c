@@ -123,6 +123,15 @@ int eccr_storage_sha256(struct eccr_storage *st, const char *key, char hex[65])
 	return eccr_storage_key_valid(key) ? st->ops->sha256(st, key, hex) : EINVAL;
 }
 
+int eccr_storage_read_head(struct eccr_storage *st, const char *key, void *buf, size_t max,
+    size_t *got)
+{
+	*got = 0;
+	if (!eccr_storage_key_valid(key) || max == 0)
+		return EINVAL;
+	return st->ops->read_head(st, key, buf, max, got);
+}
+
 int eccr_storage_delete(struct eccr_storage *st, const char *key)
 {
 	return eccr_storage_key_valid(key) ? st->ops->delete_(st, key) : EINVAL;
@@ -133,8 +142,17 @@ int eccr_storage_presign(struct eccr_storage *st, const char *method, const char
 {
 	if (!eccr_storage_key_valid(key))
 		return EINVAL;
-	return st->ops->presign != NULL ? st->ops->presign(st, method, key, expires_s, out, outlen)
-					: ENOTSUP;
+	return st->ops->presign != NULL ?
+	    st->ops->presign(st, method, key, expires_s, NULL, NULL, out, outlen) : ENOTSUP;
+}
+
+int eccr_storage_presign_get(struct eccr_storage *st, const char *key, long expires_s,
+    const char *content_type, const char *disposition, char *out, size_t outlen)
+{
+	if (!eccr_storage_key_valid(key))
+		return EINVAL;
+	return st->ops->presign != NULL ? st->ops->presign(st, "GET", key, expires_s, content_type,
+	    disposition, out, outlen) : ENOTSUP;
 }
 
 int eccr_storage_local_path(const struct eccr_storage *st, const char *key, char *out, size_t outlen)

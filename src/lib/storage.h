@@ -54,12 +54,23 @@ void eccr_storage_abort(struct eccr_storage_writer *w);
 int eccr_storage_stat(struct eccr_storage *st, const char *key, int64_t *size);
 /* The object's SHA-256 (lower-case hex), read back from the store. */
 int eccr_storage_sha256(struct eccr_storage *st, const char *key, char hex[65]);
+/* The object's first bytes: up to max of them into buf, *got how many
+ * (fewer only when the object is shorter).  local: pread; s3: a GET with
+ * Range: bytes=0-(max-1), signed in headers.  0, ENOENT or another errno. */
+int eccr_storage_read_head(struct eccr_storage *st, const char *key, void *buf, size_t max,
+    size_t *got);
 /* 0 also when the object was already gone. */
 int eccr_storage_delete(struct eccr_storage *st, const char *key);
 /* s3: a presigned URL (GET or PUT, expires_s 1..604800) for the object.
  * local: ENOTSUP (the API signs its own content URLs). */
 int eccr_storage_presign(struct eccr_storage *st, const char *method, const char *key,
     long expires_s, char *out, size_t outlen);
+/* s3: a presigned GET whose answer carries the given Content-Type and
+ * Content-Disposition (the signed response-content-type and
+ * response-content-disposition parameters; either may be NULL), whatever
+ * was stored with the object.  local: ENOTSUP. */
+int eccr_storage_presign_get(struct eccr_storage *st, const char *key, long expires_s,
+    const char *content_type, const char *disposition, char *out, size_t outlen);
 /* Local backend: the object's path (for reading or X-Sendfile);
  * ENOTSUP on s3. */
 int eccr_storage_local_path(const struct eccr_storage *st, const char *key,

@@ -15,9 +15,14 @@ struct eccr_storage_ops {
 	void (*abort)(struct eccr_storage_writer *w);
 	int (*stat)(struct eccr_storage *st, const char *key, int64_t *size);
 	int (*sha256)(struct eccr_storage *st, const char *key, char hex[65]);
+	int (*read_head)(struct eccr_storage *st, const char *key, void *buf, size_t max,
+	    size_t *got);
 	int (*delete_)(struct eccr_storage *st, const char *key);
+	/* response_type and response_disposition: NULL, or (GET only) what
+	 * the store is to answer with as Content-Type and Content-Disposition. */
 	int (*presign)(struct eccr_storage *st, const char *method, const char *key,
-	    long expires_s, char *out, size_t outlen);
+	    long expires_s, const char *response_type, const char *response_disposition,
+	    char *out, size_t outlen);
 	void (*free_)(struct eccr_storage *st);
 };
 

@@ -151,6 +151,33 @@ static int local_sha256(struct eccr_storage *st, const char *key, char hex[65])
 	return e;
 }
 
+static int local_read_head(struct eccr_storage *st, const char *key, void *buf, size_t max,
+    size_t *got)
+{
+	char path[4200];
+	ssize_t n;
+	int fd, e;
+
+	if ((e = eccr_storage_local_path(st, key, path, sizeof path)) != 0)
+		return e;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno;
+	while (*got < max) {
+		n = pread(fd, (char *)buf + *got, max - *got, (off_t)*got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	close(fd);
+	return e;
+}
+
 static int local_delete(struct eccr_storage *st, const char *key)
 {
 	char path[4200];
@@ -175,6 +202,7 @@ static const struct eccr_storage_ops local_ops = {
 	.abort = local_abort,
 	.stat = local_stat,
 	.sha256 = local_sha256,
+	.read_head = local_read_head,
 	.delete_ = local_delete,
 	.presign = NULL,
 	.free_ = local_free,

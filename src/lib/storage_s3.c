@@ -1,6 +1,7 @@
 /* storage_s3.c - the s3 backend: objects in a bucket of any S3-compatible
  * store.  Download and direct-upload URLs are SigV4 presigned (sigv4.c);
- * PUT, HEAD, GET and DELETE are sent with libcurl, signed in headers.
+ * PUT, HEAD, GET (whole, or the first bytes with Range) and DELETE are sent
+ * with libcurl, signed in headers.
  *
  * Streamed uploads are spooled to an unnamed temporary file under
  * storage.local_root/tmp while their SHA-256 is computed, then PUT with
@@ -30,7 +31,7 @@
 #include "util.h"
 
 #define CONNECT_TIMEOUT_MS 5000L
-#define SMALL_TIMEOUT_MS 30000L    /* HEAD and DELETE */
+#define SMALL_TIMEOUT_MS 30000L    /* HEAD, DELETE and a ranged GET */
 #define LOW_SPEED_BYTES 1024L      /* a transfer slower than this ... */
 #define LOW_SPEED_S 30L            /* ... for this long is given up */
 #define ERRBODY_MAX 512
@@ -64,6 +65,10 @@ struct call {
 	off_t off;
 	EVP_MD_CTX *sink;          /* GET: hash the body of a 200 */
 	bool sink_failed;
+	const char *range;         /* GET: a Range header, signed */
+	char *head;                /* GET: keep the body of a 200 or 206 here ... */
+	size_t head_cap, head_got; /* ... up to head_cap bytes */
+	bool head_full;            /* more came than head_cap: the transfer was cut */
 	long status;
 	int64_t length;            /* HEAD: Content-Length, or -1 */
 	char errbody[ERRBODY_MAX];
@@ -162,6 +167,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 			c->sink_failed = true;
 			return 0;       /* stops the transfer */
 		}
+	} else if (c->head != NULL && (status == 200 || status == 206)) {
+		size_t k = n < c->head_cap - c->head_got ? n : c->head_cap - c->head_got;
+
+		memcpy(c->head + c->head_got, data, k);
+		c->head_got += k;
+		if (k < n) {
+			/* A store that ignored Range: what we need is here. */
+			c->head_full = true;
+			return 0;
+		}
 	} else if (c->errlen < ERRBODY_MAX - 1) {
 		size_t k = n < ERRBODY_MAX - 1 - c->errlen ? n : ERRBODY_MAX - 1 - c->errlen;
 
@@ -211,7 +226,7 @@ static bool header_add(struct curl_slist **hl, const char *line)
 
 static int set_options(struct s3 *s, struct call *c, struct curl_slist **hl)
 {
-	struct eccr_sigv4_header extra[1];
+	struct eccr_sigv4_header extra[2];
 	struct eccr_sigv4_auth auth;
 	char url[ECCR_SIGV4_URL_MAX], line[ECCR_SIGV4_AUTH_MAX + 32];
 	size_t nextra = 0;
@@ -219,6 +234,8 @@ static int set_options(struct s3 *s, struct call *c, struct curl_slist **hl)
 
 	if (c->content_type != NULL && c->content_type[0] != '\0')
 		extra[nextra++] = (struct eccr_sigv4_header){ "Content-Type", c->content_type };
+	if (c->range != NULL)
+		extra[nextra++] = (struct eccr_sigv4_header){ "Range", c->range };
 	if (eccr_sigv4_sign_headers(&s->t, c->method, c->key, NULL, 0, extra, nextra,
 	    c->payload_hash ? c->payload_hash : ECCR_SIGV4_EMPTY_SHA256, time(NULL), &auth,
 	    url, sizeof url) != 0)
@@ -232,8 +249,8 @@ static int set_options(struct s3 *s, struct call *c, struct curl_slist **hl)
 	snprintf(line, sizeof line, "x-amz-content-sha256: %s", auth.content_sha256);
 	if (!header_add(hl, line))
 		return ENOMEM;
-	if (nextra > 0) {
-		snprintf(line, sizeof line, "Content-Type: %s", c->content_type);
+	for (size_t i = 0; i < nextra; i++) {
+		snprintf(line, sizeof line, "%s: %s", extra[i].name, extra[i].value);
 		if (!header_add(hl, line))
 			return ENOMEM;
 	}
@@ -260,6 +277,8 @@ static int set_options(struct s3 *s, struct call *c, struct curl_slist **hl)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, SMALL_TIMEOUT_MS);
 	} else if (strcmp(c->method, "DELETE") == 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, SMALL_TIMEOUT_MS);
+	} else if (c->range != NULL) {
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, SMALL_TIMEOUT_MS);
 	}
 	return 0;
@@ -296,6 +315,8 @@ static int perform(struct s3 *s, struct call *c)
 	curl_slist_free_all(hl);
 	if (c->sink_failed)
 		return EIO;
+	if (rc == CURLE_WRITE_ERROR && c->head_full)
+		rc = CURLE_OK;          /* on_body cut it: we have what we asked for */
 	if (rc != CURLE_OK) {
 		eccr_warn("storage: s3 %s %s: %s", c->method, c->key, curl_easy_strerror(rc));
 		return rc == CURLE_OUT_OF_MEMORY ? ENOMEM : rc == CURLE_READ_ERROR ? EIO : EAGAIN;
@@ -354,6 +375,26 @@ static int s3_sha256(struct eccr_storage *st, const char *key, char hex[65])
 	return e;
 }
 
+static int s3_read_head(struct eccr_storage *st, const char *key, void *buf, size_t max,
+    size_t *got)
+{
+	char range[48];
+	struct call c = { .method = "GET", .key = key, .fd = -1, .range = range, .head = buf,
+		.head_cap = max };
+	int e;
+
+	snprintf(range, sizeof range, "bytes=0-%zu", max - 1);
+	e = perform((struct s3 *)st, &c);
+	/* An empty object has no byte 0: S3 answers 416 InvalidRange. */
+	if (e == 0 && c.status == 416) {
+		*got = 0;
+		return 0;
+	}
+	if (e == 0 && (e = status_errno(&c)) == 0)
+		*got = c.head_got;
+	return e;
+}
+
 static int s3_delete(struct eccr_storage *st, const char *key)
 {
 	struct call c = { .method = "DELETE", .key = key, .fd = -1 };
@@ -366,12 +407,22 @@ static int s3_delete(struct eccr_storage *st, const char *key)
 }
 
 static int s3_presign(struct eccr_storage *st, const char *method, const char *key,
-    long expires_s, char *out, size_t outlen)
+    long expires_s, const char *response_type, const char *response_disposition,
+    char *out, size_t outlen)
 {
 	struct s3 *s = (struct s3 *)st;
+	struct eccr_sigv4_param q[2];
+	size_t nq = 0;
 
-	return eccr_sigv4_presign(&s->t, method, key, expires_s, time(NULL), out, outlen) < 0 ?
-	    EINVAL : 0;
+	/* Signed query parameters: S3 answers the GET with these headers, so
+	 * what a client stored with its presigned PUT never decides them. */
+	if (response_disposition != NULL)
+		q[nq++] = (struct eccr_sigv4_param){ "response-content-disposition",
+			response_disposition };
+	if (response_type != NULL)
+		q[nq++] = (struct eccr_sigv4_param){ "response-content-type", response_type };
+	return eccr_sigv4_presign_query(&s->t, method, key, q, nq, expires_s, time(NULL),
+	    out, outlen) < 0 ? EINVAL : 0;
 }
 
 /* ------------------------------------------------------------ streamed uploads */
@@ -482,6 +533,7 @@ static const struct eccr_storage_ops s3_ops = {
 	.abort = s3_abort,
 	.stat = s3_stat,
 	.sha256 = s3_sha256,
+	.read_head = s3_read_head,
 	.delete_ = s3_delete,
 	.presign = s3_presign,
 	.free_ = s3_free,

@@ -203,6 +203,31 @@ wait_up() {
 	fail "did not come up"
 }
 
+# Every value of header NAME (any case) in a curl -D file, one a line.
+header_values() {  # FILE NAME
+	awk -v name="$2" '{ sub(/\r$/, "") }
+		tolower(substr($0, 1, length(name) + 1)) == tolower(name) ":" {
+			v = substr($0, length(name) + 2); sub(/^[ \t]+/, "", v); print v }' "$1"
+}
+
+# The file content at URL comes with exactly these headers, whoever sent
+# the bytes: eccr-fcgi, or the server itself (storage.sendfile), which must
+# neither drop nor override what eccr-fcgi said.
+check_content_headers() {  # URL CONTENT-TYPE CONTENT-DISPOSITION
+	local h="$STACK_DIR/content-headers.txt" name want got
+	curl -fsS -D "$h" -o /dev/null "$1" || fail "download $1"
+	for name in Content-Type X-Content-Type-Options Content-Security-Policy Content-Disposition; do
+		case $name in
+		Content-Type) want=$2 ;;
+		X-Content-Type-Options) want=nosniff ;;
+		Content-Security-Policy) want=sandbox ;;
+		Content-Disposition) want=$3 ;;
+		esac
+		got=$(header_values "$h" "$name")
+		[ "$got" = "$want" ] || fail "$name is \"$got\", not \"$want\" (headers: $(tr -d '\r' <"$h" | tr '\n' '|'))"
+	done
+}
+
 # eccr-fcgi on its own socket stops cleanly on SIGTERM (exit 0) and the
 # server reaches the new one without being touched.
 restart_fcgi() {
@@ -248,7 +273,9 @@ scenario() {
 	wait "$probe" || fail "WebSocket: $(cat "$STACK_DIR/ws-probe.out")"
 	echo "deploy [$SERVER]: WebSocket through /ws: $(tail -1 "$STACK_DIR/ws-probe.out")"
 
-	head -c 300000 /dev/urandom >"$STACK_DIR/upload.bin"
+	# Random bytes behind a fixed start: never by chance an executable's
+	# or a script's first bytes, which uploads refuse.
+	{ printf 'ECCR'; head -c 299996 /dev/urandom; } >"$STACK_DIR/upload.bin"
 	fid=$(curl -fsS -H "$auth" -H 'Content-Type: application/octet-stream' \
 		--data-binary @"$STACK_DIR/upload.bin" "$api/episodes/$ep/files?name=smoke.bin" | jq -r .id)
 	[ -n "$fid" ] && [ "$fid" != null ] || fail "upload"
@@ -272,6 +299,24 @@ EOP
 	body=$(curl -fsS -H 'Range: bytes=10-19' "$url" | od -An -tx1 | tr -d ' \n')
 	[ "$body" = "$(dd if="$STACK_DIR/upload.bin" bs=1 skip=10 count=10 2>/dev/null | od -An -tx1 | tr -d ' \n')" ] ||
 		fail "range request"
+
+	# Content headers: a binary is an attachment, an mp3 inline, both
+	# with nosniff and the sandbox CSP.
+	check_content_headers "$url" application/octet-stream \
+		"attachment; filename=\"smoke.bin\"; filename*=UTF-8''smoke.bin"
+	{ printf 'ID3\004\000\000\000\000\000\000\377\373\220\144'; head -c 50000 /dev/urandom; } \
+		>"$STACK_DIR/upload.mp3"
+	fid=$(curl -fsS -H "$auth" -H 'Content-Type: audio/mpeg' --data-binary @"$STACK_DIR/upload.mp3" \
+		"$api/episodes/$ep/files?name=smoke%20take.mp3" | jq -r .id)
+	[ -n "$fid" ] && [ "$fid" != null ] || fail "mp3 upload"
+	url=$(curl -fsS -H "$auth" "$api/files/$fid/url" | jq -r .url)
+	check_content_headers "$url" audio/mpeg \
+		"inline; filename=\"smoke take.mp3\"; filename*=UTF-8''smoke%20take.mp3"
+	# Uploads refused by content: HTML declared as text/plain.
+	st=$(curl -sS -o /dev/null -w '%{http_code}' -H "$auth" -H 'Content-Type: text/plain' \
+		--data-binary '<html><script>alert(1)</script>' "$api/episodes/$ep/files?name=x.txt")
+	[ "$st" = 415 ] || fail "HTML declared as text/plain gave $st"
+	echo "deploy [$SERVER]: content headers ok"
 
 	job=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' \
 		-d "{\"type\":\"noop\",\"episode_id\":\"$ep\",\"payload\":{\"sleep_ms\":50}}" "$api/jobs" | jq -r .id)

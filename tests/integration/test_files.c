@@ -470,3 +470,309 @@ Test(files, direct_upload_url_lifetime)
 	cr_assert_eq(db_long("SELECT count(*) FROM files WHERE episode_id = $1::uuid", ep), 2,
 	    "a refused request left a row");
 }
+
+/* ------------------------------------------------------------ what may be uploaded */
+
+/* First bytes of real formats (see tests/unit/test_content_rules.c). */
+static const unsigned char elf_head[] = {
+	0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0x03, 0x00, 0x3e, 0x00, 0x01, 0x00, 0x00, 0x00, 0x60, 0x10, 0x00, 0x00, 0, 0, 0, 0,
+	0x40, 0, 0, 0, 0, 0, 0, 0, 0x98, 0x31, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0x40, 0x00, 0x38, 0x00, 0x0d, 0x00, 0x40, 0x00, 0x1f, 0x00, 0x1e, 0x00,
+};
+static const unsigned char mp3_head[] = {
+	'I', 'D', '3', 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xff, 0xfb, 0x90, 0x64, 0x00, 0x00, 0x00, 0x00,
+};
+
+/* A sample of n bytes (n >= 512): its first bytes, then filler. */
+struct sample {
+	const char *what, *declared;
+	char *data;
+	size_t n;
+};
+
+static struct sample sample(const char *what, const char *declared, size_t n)
+{
+	struct sample s = { what, declared, calloc(1, n), n };
+	static const char stub[] = "\x0e\x1f\xba\x0e\x00\xb4\x09\xcd\x21\xb8\x01\x4c\xcd\x21"
+	    "This program cannot be run in DOS mode.\r\r\n$";
+	const char *text = NULL;
+
+	cr_assert_not_null(s.data);
+	for (size_t i = 0; i < n; i++)
+		s.data[i] = (char)('a' + i % 26);
+	if (strcmp(what, "PE") == 0) {
+		memset(s.data, 0, 512);
+		memcpy(s.data, "MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", 14);
+		s.data[0x3c] = (char)0x80;
+		memcpy(s.data + 0x40, stub, sizeof stub - 1);
+		memcpy(s.data + 0x80, "PE\0\0\x64\x86\x06\x00", 8);
+	} else if (strcmp(what, "ELF") == 0) {
+		memcpy(s.data, elf_head, sizeof elf_head);
+	} else if (strcmp(what, "script") == 0) {
+		text = "#!/bin/sh\nrm -rf \"$HOME\"\n";
+	} else if (strcmp(what, "HTML") == 0) {
+		text = "<!DOCTYPE html>\n<html><body><script>fetch('/api/v1/me')</script>";
+	} else if (strcmp(what, "SVG") == 0) {
+		text = "<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\">";
+	} else if (strcmp(what, "mp3") == 0) {
+		memcpy(s.data, mp3_head, sizeof mp3_head);
+	} else if (strcmp(what, "binary") == 0) {
+		for (size_t i = 0; i < n; i++)
+			s.data[i] = (char)(i * 7 % 251);
+	}
+	if (text != NULL)
+		memcpy(s.data, text, strlen(text));
+	return s;
+}
+
+/* The episode's files, file events and stored objects, to compare. */
+struct footprint {
+	long rows, events, objects;
+};
+
+static struct footprint footprint(const char *ep)
+{
+	struct footprint f = {
+		db_long("SELECT count(*) FROM files WHERE episode_id = $1::uuid", ep),
+		db_long("SELECT count(*) FROM events WHERE episode_id = $1::uuid AND resource_type = 'file'", ep),
+		files_on_disk(),
+	};
+
+	return f;
+}
+
+static void assert_same_footprint(const char *ep, struct footprint before, const char *what)
+{
+	struct footprint now = footprint(ep);
+	char tmpdir[1100];
+
+	cr_assert_eq(now.rows, before.rows, "%s: a row was written", what);
+	cr_assert_eq(now.events, before.events, "%s: an event was written", what);
+	cr_assert_eq(now.objects, before.objects, "%s: an object was stored", what);
+	/* Nothing half-written either. */
+	snprintf(tmpdir, sizeof tmpdir, "%s/files/tmp", getenv("ECCR_TEST_STACK_DIR"));
+	cr_assert_eq(rmdir(tmpdir), 0, "%s: temporary uploads left behind", what);
+	cr_assert_eq(mkdir(tmpdir, 0750), 0);
+}
+
+static void multipart_body(struct eccr_buf *b, const char *name, const char *type,
+    const char *data, size_t n)
+{
+	eccr_buf_reset(b);
+	eccr_buf_printf(b, "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"file\"; "
+	    "filename=\"%s\"\r\nContent-Type: %s\r\n\r\n", name, type);
+	eccr_buf_add(b, data, n);
+	eccr_buf_adds(b, "\r\n--BoUnDaRy--\r\n");
+}
+
+static void assert_detail_has(const struct resp *r, const char *want)
+{
+	cr_assert_not_null(strstr(resp_str(r, "detail"), want), "detail \"%s\" lacks \"%s\"",
+	    resp_str(r, "detail"), want);
+}
+
+/* A direct upload declared as type of n bytes: its file id and PUT URL. */
+static void direct_start(const char *ep, const char *type, size_t n, char fid[37], char url[1024])
+{
+	char path[128], body[256];
+	json_object *file;
+	struct resp *r;
+
+	snprintf(path, sizeof path, "/episodes/%s/files/uploads", ep);
+	snprintf(body, sizeof body, "{\"name\":\"direct.bin\",\"content_type\":\"%s\",\"size_bytes\":%zu}",
+	    type, n);
+	r = http_json("POST", path, tok_editor(), body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert(json_object_object_get_ex(r->json, "file", &file));
+	snprintf(fid, 37, "%s", json_object_get_string(json_object_object_get(file, "id")));
+	snprintf(url, 1024, "%s", resp_str(r, "upload_url"));
+	resp_free(r);
+}
+
+Test(upload_rules, refused_content_is_stored_nowhere)
+{
+	/* Small and larger than the 8 KiB looked at, so the verdict comes
+	 * both at the end of the body and while it is streaming. */
+	struct sample s[] = {
+		sample("PE", "application/octet-stream", 300000),
+		sample("ELF", "application/octet-stream", 2000),
+		sample("ELF", "audio/mpeg", 100000),
+		sample("script", "text/plain", 600),
+		sample("HTML", "text/plain", 20000),
+		sample("SVG", "image/png", 1000),
+	};
+	static const char *const why[] = { "an executable (PE)", "an executable (ELF)",
+		"an executable (ELF)", "a script (#!)", "HTML", "SVG" };
+	char ep[37], path[256], fid[37], url[1024], obj[1200];
+	struct eccr_buf b = { 0 };
+	struct footprint before;
+	struct resp *r;
+	struct stat sb;
+
+	episode_create(tok_editor(), "{\"title\":\"refused uploads\"}", ep);
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+		/* Raw. */
+		before = footprint(ep);
+		snprintf(path, sizeof path, "/episodes/%s/files?name=sample.bin", ep);
+		r = http("POST", path, tok_editor(), s[i].declared, s[i].data, s[i].n, NULL);
+		assert_problem(r, 415, "unsupported_media_type");
+		assert_detail_has(r, why[i]);
+		resp_free(r);
+		assert_same_footprint(ep, before, s[i].what);
+
+		/* Multipart, with a field before the file. */
+		multipart_body(&b, "sample.bin", s[i].declared, s[i].data, s[i].n);
+		snprintf(path, sizeof path, "/episodes/%s/files", ep);
+		r = http("POST", path, tok_editor(), "multipart/form-data; boundary=BoUnDaRy", b.p, b.len,
+		    NULL);
+		assert_problem(r, 415, "unsupported_media_type");
+		assert_detail_has(r, why[i]);
+		resp_free(r);
+		assert_same_footprint(ep, before, s[i].what);
+
+		/* Direct: the PUT lands, /complete refuses and removes it. */
+		direct_start(ep, s[i].declared, s[i].n, fid, url);
+		r = http("PUT", api_relative(url), NULL, s[i].declared, s[i].data, s[i].n, NULL);
+		cr_assert_eq(r->status, 204, "%s", r->body);
+		resp_free(r);
+		snprintf(obj, sizeof obj, "%s/files/files/%s/%s", getenv("ECCR_TEST_STACK_DIR"), ep, fid);
+		cr_assert_eq(stat(obj, &sb), 0, "the PUT stored nothing");
+		snprintf(path, sizeof path, "/files/%s/complete", fid);
+		r = http_json("POST", path, tok_editor(), NULL);
+		assert_problem(r, 415, "unsupported_media_type");
+		assert_detail_has(r, why[i]);
+		resp_free(r);
+		cr_assert_neq(stat(obj, &sb), 0, "%s: the refused object is still there", s[i].what);
+		cr_assert_eq(db_long("SELECT count(*) FROM files WHERE id = $1::uuid AND status = 'pending'"
+		    " AND sha256 IS NULL", fid), 1, "%s: the file is no longer pending", s[i].what);
+		cr_assert_eq(db_long("SELECT count(*) FROM events WHERE resource_id = $1", fid), 0,
+		    "%s: an event was written", s[i].what);
+		/* Still pending, and empty: another /complete finds nothing. */
+		r = http_json("POST", path, tok_editor(), NULL);
+		assert_problem(r, 409, "conflict");
+		resp_free(r);
+		free(s[i].data);
+	}
+	eccr_buf_free(&b);
+}
+
+Test(upload_rules, declared_type_outside_allowed_types)
+{
+	static const char *const types[] = { "text/html", "image/svg+xml", "application/x-msdownload",
+		"Application/JSON; charset=utf-8" };
+	static const char *const named[] = { "text/html", "image/svg+xml", "application/x-msdownload",
+		"application/json" };
+	char ep[37], path[256], body[256];
+	struct eccr_buf b = { 0 };
+	struct footprint before;
+	struct resp *r;
+
+	episode_create(tok_editor(), "{\"title\":\"refused types\"}", ep);
+	before = footprint(ep);
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		snprintf(path, sizeof path, "/episodes/%s/files?name=x", ep);
+		r = http("POST", path, tok_editor(), types[i], "plain words", 11, NULL);
+		assert_problem(r, 415, "unsupported_media_type");
+		assert_detail_has(r, named[i]);
+		resp_free(r);
+
+		multipart_body(&b, "x", types[i], "plain words", 11);
+		snprintf(path, sizeof path, "/episodes/%s/files", ep);
+		r = http("POST", path, tok_editor(), "multipart/form-data; boundary=BoUnDaRy", b.p, b.len,
+		    NULL);
+		assert_problem(r, 415, "unsupported_media_type");
+		assert_detail_has(r, named[i]);
+		resp_free(r);
+
+		snprintf(path, sizeof path, "/episodes/%s/files/uploads", ep);
+		snprintf(body, sizeof body, "{\"name\":\"x\",\"content_type\":\"%s\",\"size_bytes\":11}",
+		    types[i]);
+		r = http_json("POST", path, tok_editor(), body);
+		assert_problem(r, 415, "unsupported_media_type");
+		assert_detail_has(r, named[i]);
+		resp_free(r);
+	}
+	assert_same_footprint(ep, before, "declared types");
+	eccr_buf_free(&b);
+
+	/* Parameters and case do not matter to what is allowed. */
+	snprintf(path, sizeof path, "/episodes/%s/files?name=notes.txt", ep);
+	r = http("POST", path, tok_editor(), "Text/Plain; charset=utf-8", "plain words", 11, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "content_type"), "Text/Plain; charset=utf-8");
+	resp_free(r);
+}
+
+/* GET the content of file fid; the caller frees. */
+static struct resp *get_content(const char *fid)
+{
+	char path[128], url[1024];
+	struct resp *r;
+
+	snprintf(path, sizeof path, "/files/%s/url", fid);
+	r = http_json("GET", path, tok_viewer(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	snprintf(url, sizeof url, "%s", resp_str(r, "url"));
+	resp_free(r);
+	return http("GET", api_relative(url), NULL, NULL, NULL, 0, NULL);
+}
+
+static void assert_header(const struct resp *r, const char *name, const char *want)
+{
+	char got[1200];
+
+	cr_assert_not_null(resp_header(r, name, got, sizeof got), "no %s", name);
+	cr_assert_str_eq(got, want, "%s", name);
+}
+
+Test(upload_rules, content_headers)
+{
+	struct sample mp3 = sample("mp3", "audio/mpeg", 20000), bin = sample("binary",
+	    "application/octet-stream", 3000);
+	char ep[37], path[256], mp3_id[37], bin_id[37], sha[65];
+	struct eccr_buf b = { 0 };
+	struct resp *r;
+
+	episode_create(tok_editor(), "{\"title\":\"served files\"}", ep);
+	/* The mp3 through multipart, more than the 8 KiB held back: stored whole. */
+	multipart_body(&b, "intro take 1.mp3", "audio/mpeg", mp3.data, mp3.n);
+	snprintf(path, sizeof path, "/episodes/%s/files", ep);
+	r = http("POST", path, tok_editor(), "multipart/form-data; boundary=BoUnDaRy", b.p, b.len, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	sha256_hex(mp3.data, mp3.n, sha);
+	cr_assert_str_eq(resp_str(r, "sha256"), sha);
+	snprintf(mp3_id, sizeof mp3_id, "%s", resp_str(r, "id"));
+	resp_free(r);
+	eccr_buf_free(&b);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=caf%%C3%%A9%%20%%22v2%%22.bin", ep);
+	r = http("POST", path, tok_editor(), "application/octet-stream", bin.data, bin.n, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(bin_id, sizeof bin_id, "%s", resp_str(r, "id"));
+	resp_free(r);
+
+	r = get_content(mp3_id);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(r->len, mp3.n);
+	cr_assert_eq(memcmp(r->body, mp3.data, mp3.n), 0);
+	assert_header(r, "Content-Type", "audio/mpeg");
+	assert_header(r, "X-Content-Type-Options", "nosniff");
+	assert_header(r, "Content-Security-Policy", "sandbox");
+	assert_header(r, "Content-Disposition",
+	    "inline; filename=\"intro take 1.mp3\"; filename*=UTF-8''intro%20take%201.mp3");
+	resp_free(r);
+
+	r = get_content(bin_id);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(r->len, bin.n);
+	cr_assert_eq(memcmp(r->body, bin.data, bin.n), 0);
+	assert_header(r, "Content-Type", "application/octet-stream");
+	assert_header(r, "X-Content-Type-Options", "nosniff");
+	assert_header(r, "Content-Security-Policy", "sandbox");
+	assert_header(r, "Content-Disposition",
+	    "attachment; filename=\"caf_ _v2_.bin\"; filename*=UTF-8''caf%C3%A9%20%22v2%22.bin");
+	resp_free(r);
+	free(mp3.data);
+	free(bin.data);
+}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,7 +115,44 @@ struct raw {
 	long status;
 	char *body;
 	size_t len;
+	char headers[8192];      /* the header block, "Name: value\r\n"... */
+	size_t hlen;
 };
+
+static size_t raw_header_line(char *p, size_t size, size_t n, void *user)
+{
+	struct raw *r = user;
+	size_t k = size * n;
+
+	if (r->hlen + k < sizeof r->headers) {
+		memcpy(r->headers + r->hlen, p, k);
+		r->hlen += k;
+		r->headers[r->hlen] = '\0';
+	}
+	return size * n;
+}
+
+/* A response header's value, or NULL. */
+static const char *raw_header(const struct raw *r, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+
+	for (const char *line = r->headers; *line != '\0';) {
+		const char *end = strstr(line, "\r\n"), *v = line + n + 1;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+			while (*v == ' ')
+				v++;
+			snprintf(out, outlen, "%.*s", (int)(len - (size_t)(v - line)), v);
+			return out;
+		}
+		if (end == NULL)
+			break;
+		line = end + 2;
+	}
+	return NULL;
+}
 
 static size_t raw_body(char *p, size_t size, size_t n, void *user)
 {
@@ -130,7 +168,8 @@ static size_t raw_body(char *p, size_t size, size_t n, void *user)
 static struct raw raw_request(const char *method, const char *url, const char *body, size_t len,
     const char *header)
 {
-	struct raw r = { 0 };
+	static struct raw zero;
+	struct raw r = zero;
 	struct curl_slist *hl = NULL;
 	CURL *h = curl_easy_init();
 
@@ -143,6 +182,8 @@ static struct raw raw_request(const char *method, const char *url, const char *b
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, raw_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, raw_header_line);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
 	if (body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -481,4 +522,195 @@ Test(s3, store_down_is_503_and_deletions_wait_for_it)
 	free(upload_raw(ep, "again.bin", data, sizeof data, NULL));
 	free(ready);
 	free(pending);
+}
+
+/* ------------------------------------------------------------ upload rules */
+
+static const unsigned char elf_head[] = {
+	0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0x03, 0x00, 0x3e, 0x00, 0x01, 0x00, 0x00, 0x00, 0x60, 0x10, 0x00, 0x00, 0, 0, 0, 0,
+};
+static const unsigned char mp3_head[] = {
+	'I', 'D', '3', 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xff, 0xfb, 0x90, 0x64, 0x00, 0x00, 0x00, 0x00,
+};
+
+/* A direct upload declared as type: the file id and presigned PUT URL. */
+static void direct_start(const char *ep, const char *name, const char *type, size_t n, char fid[37],
+    char **url)
+{
+	char path[128], body[256];
+	json_object *file;
+	struct resp *r;
+
+	snprintf(path, sizeof path, "/episodes/%s/files/uploads", ep);
+	snprintf(body, sizeof body, "{\"name\":\"%s\",\"content_type\":\"%s\",\"size_bytes\":%zu}",
+	    name, type, n);
+	r = http_json("POST", path, tok_editor(), body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert(json_object_object_get_ex(r->json, "file", &file));
+	snprintf(fid, 37, "%s", json_object_get_string(json_object_object_get(file, "id")));
+	*url = strdup(resp_str(r, "upload_url"));
+	resp_free(r);
+}
+
+static void put_object(const char *url, const void *data, size_t n, const char *type)
+{
+	char header[160];
+	struct raw p;
+
+	snprintf(header, sizeof header, "Content-Type: %s", type);
+	p = raw_request("PUT", url, data, n, header);
+	cr_assert_eq(p.status, 200, "%s", p.body);
+	free(p.body);
+}
+
+Test(s3, refused_content_is_stored_nowhere)
+{
+	static char elf[100000], svg[3000];
+	static const char html[] = "<!DOCTYPE html><html><script>fetch('/api/v1/me')</script>";
+	char ep[37], path[256], fid[37], *url;
+	struct eccr_buf b = { 0 };
+	long objects, rows;
+	struct resp *r;
+
+	fill(elf, sizeof elf, 2);
+	memcpy(elf, elf_head, sizeof elf_head);
+	memset(svg, ' ', sizeof svg);
+	memcpy(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\">", 58);
+	new_episode(ep);
+	objects = objects_in_bucket();
+	rows = db_long("SELECT count(*) FROM files", NULL);
+
+	/* Streamed: refused before anything is spooled or PUT. */
+	snprintf(path, sizeof path, "/episodes/%s/files?name=page.txt", ep);
+	r = http("POST", path, tok_editor(), "text/plain", html, sizeof html - 1, NULL);
+	assert_problem(r, 415, "unsupported_media_type");
+	cr_assert_not_null(strstr(resp_str(r, "detail"), "HTML"), "%s", r->body);
+	resp_free(r);
+	eccr_buf_adds(&b, "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp3\"\r\n"
+	    "Content-Type: audio/mpeg\r\n\r\n");
+	eccr_buf_add(&b, elf, sizeof elf);
+	eccr_buf_adds(&b, "\r\n--B--\r\n");
+	snprintf(path, sizeof path, "/episodes/%s/files", ep);
+	r = http("POST", path, tok_editor(), "multipart/form-data; boundary=B", b.p, b.len, NULL);
+	assert_problem(r, 415, "unsupported_media_type");
+	cr_assert_not_null(strstr(resp_str(r, "detail"), "an executable (ELF)"), "%s", r->body);
+	resp_free(r);
+	eccr_buf_free(&b);
+	cr_assert_eq(db_long("SELECT count(*) FROM files", NULL), rows);
+	cr_assert_eq(objects_in_bucket(), objects);
+	cr_assert_eq(spooled_files(), 0);
+
+	/* Direct, read back with a ranged GET at /complete: the object goes,
+	 * the file stays pending, no event. */
+	direct_start(ep, "x.png", "image/png", sizeof svg, fid, &url);
+	put_object(url, svg, sizeof svg, "image/png");
+	cr_assert(object_exists(ep, fid));
+	snprintf(path, sizeof path, "/files/%s/complete", fid);
+	r = http_json("POST", path, tok_editor(), NULL);
+	assert_problem(r, 415, "unsupported_media_type");
+	cr_assert_not_null(strstr(resp_str(r, "detail"), "SVG"), "%s", r->body);
+	resp_free(r);
+	cr_assert_not(object_exists(ep, fid), "the refused object is still in the bucket");
+	cr_assert_eq(db_long("SELECT count(*) FROM files WHERE id = $1::uuid AND status = 'pending'", fid), 1);
+	cr_assert_eq(db_long("SELECT count(*) FROM events WHERE resource_id = $1", fid), 0);
+	free(url);
+	direct_start(ep, "y.mp3", "audio/mpeg", sizeof elf, fid, &url);
+	put_object(url, elf, sizeof elf, "audio/mpeg");
+	snprintf(path, sizeof path, "/files/%s/complete", fid);
+	r = http_json("POST", path, tok_editor(), NULL);
+	assert_problem(r, 415, "unsupported_media_type");
+	resp_free(r);
+	cr_assert_not(object_exists(ep, fid));
+	cr_assert_eq(db_long("SELECT count(*) FROM files WHERE id = $1::uuid AND status = 'pending'", fid), 1);
+	free(url);
+	cr_assert_eq(objects_in_bucket(), objects);
+}
+
+Test(s3, direct_uploads_that_pass_the_check)
+{
+	static char mp3[50000];
+	char ep[37], path[256], fid[37], sha[65], *url;
+	struct resp *r;
+
+	fill(mp3, sizeof mp3, 4);
+	memcpy(mp3, mp3_head, sizeof mp3_head);
+	sha256_hex(mp3, sizeof mp3, sha);
+	new_episode(ep);
+	/* Longer than the bytes looked at: the rest is hashed, not refused. */
+	direct_start(ep, "take.mp3", "audio/mpeg", sizeof mp3, fid, &url);
+	put_object(url, mp3, sizeof mp3, "audio/mpeg");
+	snprintf(path, sizeof path, "/files/%s/complete", fid);
+	r = http_json("POST", path, tok_editor(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "sha256"), sha);
+	resp_free(r);
+	free(url);
+	/* Empty: nothing to read back (a range of it would be 416), and fine. */
+	direct_start(ep, "empty.txt", "text/plain", 0, fid, &url);
+	put_object(url, "", 0, "text/plain");
+	snprintf(path, sizeof path, "/files/%s/complete", fid);
+	r = http_json("POST", path, tok_editor(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "status"), "ready");
+	resp_free(r);
+	free(url);
+}
+
+Test(s3, download_url_sets_type_and_disposition)
+{
+	static char mp3[20000], bin[3000];
+	char ep[37], path[256], fid[37], got[1024], *url, *bin_id;
+	struct resp *r;
+	struct raw g;
+
+	fill(mp3, sizeof mp3, 6);
+	memcpy(mp3, mp3_head, sizeof mp3_head);
+	fill(bin, sizeof bin, 8);
+	new_episode(ep);
+	/* Stored by a client that sent its own Content-Type with the
+	 * presigned PUT: the download still answers with the declared one. */
+	direct_start(ep, "take 1.mp3", "audio/mpeg", sizeof mp3, fid, &url);
+	put_object(url, mp3, sizeof mp3, "text/html");
+	free(url);
+	snprintf(path, sizeof path, "/files/%s/complete", fid);
+	r = http_json("POST", path, tok_editor(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	resp_free(r);
+
+	url = download_url(fid, 60);
+	cr_assert_not_null(strstr(url, "&response-content-disposition=inline%3B%20filename%3D%22"
+	    "take%201.mp3%22%3B%20filename%2A%3DUTF-8%27%27take%25201.mp3"), "%s", url);
+	cr_assert_not_null(strstr(url, "&response-content-type=audio%2Fmpeg"), "%s", url);
+	g = raw_request("GET", url, NULL, 0, NULL);
+	cr_assert_eq(g.status, 200, "%s", g.body);
+	cr_assert_eq(g.len, sizeof mp3);
+	cr_assert_str_eq(raw_header(&g, "Content-Type", got, sizeof got), "audio/mpeg");
+	cr_assert_str_eq(raw_header(&g, "Content-Disposition", got, sizeof got),
+	    "inline; filename=\"take 1.mp3\"; filename*=UTF-8''take%201.mp3");
+	free(g.body);
+	/* The overrides are signed: changed, the URL is refused. */
+	char *tampered = strdup(url), *at = strstr(tampered, "response-content-type=audio");
+	memcpy(at + strlen("response-content-type="), "video", 5);
+	g = raw_request("GET", tampered, NULL, 0, NULL);
+	cr_assert_eq(g.status, 403, "a changed response-content-type was accepted");
+	free(g.body);
+	free(tampered);
+	free(url);
+
+	snprintf(path, sizeof path, "/episodes/%s/files?name=caf%%C3%%A9.bin", ep);
+	r = http("POST", path, tok_editor(), "application/octet-stream", bin, sizeof bin, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	bin_id = strdup(resp_str(r, "id"));
+	resp_free(r);
+	url = download_url(bin_id, 60);
+	g = raw_request("GET", url, NULL, 0, NULL);
+	cr_assert_eq(g.status, 200, "%s", g.body);
+	cr_assert_str_eq(raw_header(&g, "Content-Type", got, sizeof got), "application/octet-stream");
+	cr_assert_str_eq(raw_header(&g, "Content-Disposition", got, sizeof got),
+	    "attachment; filename=\"caf_.bin\"; filename*=UTF-8''caf%C3%A9.bin");
+	free(g.body);
+	free(url);
+	free(bin_id);
 }

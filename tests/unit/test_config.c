@@ -114,6 +114,8 @@ Test(config, defaults)
 	cr_assert_null(cfg.storage.url_secret);
 	cr_assert_eq(cfg.storage.max_upload_bytes, 5368709120LL);
 	cr_assert_eq(cfg.storage.sendfile, ECCR_SENDFILE_NONE);
+	cr_assert_str_eq(cfg.storage.allowed_types, "audio/*, video/*, image/*, text/plain, "
+	    "application/pdf, application/octet-stream");
 	cr_assert_null(cfg.storage.s3_endpoint);
 	cr_assert_null(cfg.storage.s3_bucket);
 	cr_assert_null(cfg.storage.s3_secret_key_file);
@@ -169,6 +171,7 @@ Test(config, every_section_and_key)
 	    "local_root = /srv/files\n"
 	    "max_upload_bytes = 1024\n"
 	    "sendfile = x-accel-redirect\n"
+	    "allowed_types = audio/mpeg,Image/SVG+XML , */*\n"
 	    "s3_endpoint = https://s3.example\n"
 	    "s3_region = eu-1\n"
 	    "s3_bucket = media\n"
@@ -218,6 +221,7 @@ Test(config, every_section_and_key)
 	cr_assert_str_eq(cfg.storage.local_root, "/srv/files");
 	cr_assert_eq(cfg.storage.max_upload_bytes, 1024);
 	cr_assert_eq(cfg.storage.sendfile, ECCR_SENDFILE_X_ACCEL);
+	cr_assert_str_eq(cfg.storage.allowed_types, "audio/mpeg,Image/SVG+XML , */*");
 	cr_assert_str_eq(cfg.storage.s3_endpoint, "https://s3.example");
 	cr_assert_str_eq(cfg.storage.s3_region, "eu-1");
 	cr_assert_str_eq(cfg.storage.s3_bucket, "media");
@@ -369,6 +373,16 @@ static const struct bad_case bad_cases[] = {
 	  "notifications.types: not an event type that can notify" },
 	{ "[notifications]\ntypes = episode_viewed\n", 2,
 	  "notifications.types: not an event type that can notify" },
+	{ "[storage]\nallowed_types = audio/*, video\n", 2,
+	  "storage.allowed_types: expected a comma list of MIME types or globs" },
+	{ "[storage]\n\nallowed_types = audio/[a-z]*\n", 3, "storage.allowed_types: expected" },
+	{ "[storage]\nallowed_types = text/plain; charset=utf-8\n", 2, "expected a comma list" },
+	{ "[storage]\nallowed_types = audio/ mpeg\n", 2, "expected a comma list" },
+	{ "[storage]\nallowed_types = /mpeg\n", 2, "expected a comma list" },
+	{ "[storage]\nallowed_types = a/b/c\n", 2, "expected a comma list" },
+	{ "[storage]\nallowed_types = , ,\n", 2,
+	  "storage.allowed_types: must name at least one MIME type" },
+	{ "[storage]\nallowed_types =\n", 2, "must name at least one MIME type" },
 };
 
 Test(config, errors_name_file_line_and_reason)
@@ -724,8 +738,8 @@ Test(config, reference_file)
 	}
 	fclose(in);
 	fclose(out);
-	/* 46 core keys in the schema, each shown once. */
-	cr_assert_eq(keys, 47, "%d commented core keys", keys);
+	/* 48 core keys in the schema, each shown once. */
+	cr_assert_eq(keys, 48, "%d commented core keys", keys);
 
 	reset();
 	cr_assert_eq(eccr_config_load(&cfg, conf, err, sizeof err), 0, "%s", err);
@@ -744,6 +758,7 @@ Test(config, reference_file)
 	cr_assert_str_eq(cfg.log.ident, def.log.ident);
 	cr_assert_str_eq(cfg.storage.local_root, def.storage.local_root);
 	cr_assert_eq(cfg.storage.max_upload_bytes, def.storage.max_upload_bytes);
+	cr_assert_str_eq(cfg.storage.allowed_types, def.storage.allowed_types);
 	cr_assert_eq(cfg.storage.s3_path_style, def.storage.s3_path_style);
 	cr_assert_eq(cfg.outbox.grace_ms, def.outbox.grace_ms);
 	cr_assert_eq(cfg.outbox.max_attempts, def.outbox.max_attempts);

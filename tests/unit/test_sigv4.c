@@ -113,6 +113,69 @@ Test(aws_presign, query_built_by_canonical_query)
 	cr_assert_str_eq(q, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host");
 }
 
+/* The same request with S3's response-* overrides signed into the query
+ * (what a download URL of eccr-fcgi carries): they sort after the X-Amz-*
+ * parameters (upper case first), values encoded once more in the query. */
+static const char presign_resp_cr[] =
+    "GET\n"
+    "/test.txt\n"
+    "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+    "&response-content-disposition=attachment%3B%20filename%3D%22caf_.txt%22%3B%20"
+    "filename%2A%3DUTF-8%27%27caf%25C3%25A9.txt"
+    "&response-content-type=text%2Fplain%3B%20charset%3Dutf-8\n"
+    "host:examplebucket.s3.amazonaws.com\n"
+    "\n"
+    "host\n"
+    "UNSIGNED-PAYLOAD";
+
+Test(aws_presign, response_overrides_are_signed_query_parameters)
+{
+	const struct eccr_sigv4_param resp[] = {
+		{ "response-content-type", "text/plain; charset=utf-8" },
+		{ "response-content-disposition",
+		  "attachment; filename=\"caf_.txt\"; filename*=UTF-8''caf%C3%A9.txt" },
+	};
+	const struct eccr_sigv4_param bad[] = { { "X-Amz-Expires", "1" } };
+	const struct eccr_sigv4_param bad_case[] = { { "x-amz-signature", "0" } };
+	char url[ECCR_SIGV4_URL_MAX + 512], plain[ECCR_SIGV4_URL_MAX], sts[256], sig[65], want[1200];
+	unsigned char key[32];
+	const char *q;
+	int n;
+
+	n = eccr_sigv4_presign_query(&example, "GET", "test.txt", resp, LEN(resp), 86400, MAY24,
+	    url, sizeof url);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(n, (int)strlen(url));
+	/* The URL is the canonical query, then the signature of presign_resp_cr. */
+	n = eccr_sigv4_string_to_sign("20130524T000000Z", "us-east-1", "s3", presign_resp_cr,
+	    strlen(presign_resp_cr), sts, sizeof sts);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(eccr_sigv4_signing_key(example.secret_key, "20130524", "us-east-1", "s3", key), 0);
+	cr_assert_eq(eccr_sigv4_signature(key, sts, (size_t)n, sig), 0);
+	q = strchr(presign_resp_cr + 4, '\n') + 1;
+	snprintf(want, sizeof want, "https://examplebucket.s3.amazonaws.com/test.txt?%.*s"
+	    "&X-Amz-Signature=%s", (int)(strchr(q, '\n') - q), q, sig);
+	cr_assert_str_eq(url, want);
+
+	/* None: exactly eccr_sigv4_presign, AWS's example. */
+	cr_assert_gt(eccr_sigv4_presign_query(&example, "GET", "test.txt", NULL, 0, 86400, MAY24,
+	    plain, sizeof plain), 0);
+	cr_assert_str_eq(plain, presign_url);
+	/* The signature covers them: another disposition, another signature. */
+	cr_assert_null(strstr(url, presign_sig));
+	/* The signature's own parameters cannot be set or repeated. */
+	cr_assert_eq(eccr_sigv4_presign_query(&example, "GET", "test.txt", bad, 1, 60, MAY24,
+	    url, sizeof url), -1);
+	cr_assert_eq(eccr_sigv4_presign_query(&example, "GET", "test.txt", bad_case, 1, 60, MAY24,
+	    url, sizeof url), -1);
+	cr_assert_eq(eccr_sigv4_presign_query(&example, "GET", "test.txt", NULL, 1, 60, MAY24,
+	    url, sizeof url), -1);
+	cr_assert_eq(eccr_sigv4_presign_query(&example, "GET", "test.txt", resp, 28, 60, MAY24,
+	    url, sizeof url), -1);
+}
+
 /* ------------------------------------------------------------ (b) Authorization header
  * "Authenticating Requests: Using the Authorization Header (AWS Signature
  * Version 4)", Amazon S3 API Reference, section "Examples: Signature

@@ -90,6 +90,16 @@ Test(storage, s3_presigns_and_has_no_local_paths)
 	cr_assert_eq(eccr_storage_presign(st, "GET", KEY, 604801, url, sizeof url), EINVAL);
 	cr_assert_eq(eccr_storage_presign(st, "GET", "files/../etc/passwd", 60, url, sizeof url), EINVAL);
 	cr_assert_eq(eccr_storage_local_path(st, KEY, path, sizeof path), ENOTSUP);
+	/* A download URL with the answer's headers signed in. */
+	cr_assert_eq(eccr_storage_presign_get(st, KEY, 60, "audio/mpeg",
+	    "inline; filename=\"a b.mp3\"; filename*=UTF-8''a%20b.mp3", url, sizeof url), 0);
+	cr_assert(starts_with(url, "http://127.0.0.1:4568/eccr-files/" KEY "?"), "%s", url);
+	cr_assert_not_null(strstr(url, "&X-Amz-SignedHeaders=host&response-content-disposition="
+	    "inline%3B%20filename%3D%22a%20b.mp3%22%3B%20filename%2A%3DUTF-8%27%27a%2520b.mp3"
+	    "&response-content-type=audio%2Fmpeg&X-Amz-Signature="), "%s", url);
+	cr_assert_eq(eccr_storage_presign_get(st, KEY, 60, NULL, NULL, path, sizeof path), EINVAL,
+	    "a URL that does not fit");
+	cr_assert_eq(eccr_storage_presign_get(st, "files/../x", 60, NULL, NULL, url, sizeof url), EINVAL);
 	eccr_storage_free(st);
 }
 
@@ -147,15 +157,18 @@ Test(storage, local_objects)
 {
 	struct eccr_storage *st;
 	struct eccr_storage_writer *w;
-	char text[256], hex[65];
+	char text[256], hex[65], head[64];
 	int64_t size = -1;
+	size_t got = 0;
 
 	snprintf(text, sizeof text, "[storage]\nlocal_root = %s/root\n", dir);
 	cr_assert_eq(eccr_config_load_string(&cfg, "t.conf", text, err, sizeof err), 0, "%s", err);
 	cr_assert_not_null(st = eccr_storage_new(&cfg, err, sizeof err), "%s", err);
 	cr_assert(eccr_storage_is_local(st));
 	cr_assert_eq(eccr_storage_presign(st, "GET", KEY, 60, text, sizeof text), ENOTSUP);
+	cr_assert_eq(eccr_storage_presign_get(st, KEY, 60, NULL, NULL, text, sizeof text), ENOTSUP);
 	cr_assert_eq(eccr_storage_stat(st, KEY, &size), ENOENT);
+	cr_assert_eq(eccr_storage_read_head(st, KEY, head, sizeof head, &got), ENOENT);
 	cr_assert_eq(eccr_storage_writer_open(st, KEY, "text/plain", &w), 0);
 	cr_assert_eq(eccr_storage_write(w, "hello ", 6), 0);
 	cr_assert_eq(eccr_storage_stat(st, KEY, &size), ENOENT, "visible before commit");
@@ -165,9 +178,24 @@ Test(storage, local_objects)
 	cr_assert_eq(size, 11);
 	cr_assert_eq(eccr_storage_sha256(st, KEY, hex), 0);
 	cr_assert_str_eq(hex, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+	/* The first bytes: as many as asked, or the whole of a shorter object. */
+	cr_assert_eq(eccr_storage_read_head(st, KEY, head, 5, &got), 0);
+	cr_assert_eq(got, 5);
+	cr_assert_eq(memcmp(head, "hello", 5), 0);
+	cr_assert_eq(eccr_storage_read_head(st, KEY, head, sizeof head, &got), 0);
+	cr_assert_eq(got, 11);
+	cr_assert_eq(memcmp(head, "hello world", 11), 0);
+	cr_assert_eq(eccr_storage_read_head(st, KEY, head, 0, &got), EINVAL);
+	cr_assert_eq(eccr_storage_read_head(st, "files/../etc/passwd", head, 5, &got), EINVAL);
 	cr_assert_eq(eccr_storage_delete(st, KEY), 0);
 	cr_assert_eq(eccr_storage_delete(st, KEY), 0, "deleting twice is fine");
 	cr_assert_eq(eccr_storage_sha256(st, KEY, hex), ENOENT);
 	cr_assert_eq(eccr_storage_writer_open(st, "files/x/y", NULL, &w), EINVAL);
+	/* An empty object has no first bytes. */
+	cr_assert_eq(eccr_storage_writer_open(st, KEY, NULL, &w), 0);
+	cr_assert_eq(eccr_storage_commit(w), 0);
+	got = 99;
+	cr_assert_eq(eccr_storage_read_head(st, KEY, head, sizeof head, &got), 0);
+	cr_assert_eq(got, 0);
 	eccr_storage_free(st);
 }

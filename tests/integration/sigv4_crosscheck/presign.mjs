@@ -9,7 +9,9 @@
 // A case: {"method": "GET|PUT|HEAD|DELETE", "endpoint": "https://...",
 //   "region": "...", "bucket": "...", "pathStyle": true, "accessKeyId": "...",
 //   "secretAccessKey": "...", "expires": 900, "now": <unix seconds>,
-//   "key": "...", "error": true (only when both sides must refuse it)}.
+//   "key": "...", "error": true (only when both sides must refuse it),
+//   "responseContentDisposition": "...", "responseContentType": "..."
+//   (GET only, optional: S3's response-* overrides, signed in the query)}.
 //
 // The SDK is told to sign what src/lib/sigv4.c signs, the form of AWS's own
 // presigned-URL example: no "x-id" parameter, no checksum parameters, and
@@ -53,7 +55,11 @@ async function presign(c) {
   );
   const Command = COMMANDS[c.method];
   if (Command === undefined) throw new Error(`no command for ${c.method}`);
-  return getSignedUrl(client, new Command({ Bucket: c.bucket, Key: c.key }), {
+  const input = { Bucket: c.bucket, Key: c.key };
+  if (c.responseContentDisposition !== undefined)
+    input.ResponseContentDisposition = c.responseContentDisposition;
+  if (c.responseContentType !== undefined) input.ResponseContentType = c.responseContentType;
+  return getSignedUrl(client, new Command(input), {
     expiresIn: c.expires,
     signingDate: new Date(c.now * 1000),
     unhoistableHeaders: new Set(["x-amz-content-sha256"]),
@@ -91,6 +97,9 @@ if (mode === "--normalize") {
       c.accessKeyId, c.secretAccessKey, c.expires, c.now]
       .map((f, j) => tsvField(f, `field ${j + 1}`));
     fields.push(Buffer.from(c.key, "utf8").toString("hex"));
+    // The overrides, hex as well; empty when absent.
+    fields.push(Buffer.from(c.responseContentDisposition ?? "", "utf8").toString("hex"));
+    fields.push(Buffer.from(c.responseContentType ?? "", "utf8").toString("hex"));
     console.log(fields.join("\t"));
   }
 } else if (mode === "") {

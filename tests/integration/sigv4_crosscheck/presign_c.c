@@ -1,8 +1,10 @@
 /* presign_c.c - our side of the SigV4 cross-check (see run.sh): reads
  * lines of tab-separated
  *   method endpoint region bucket path_style(0|1) access_key_id secret
- *   expires now(unix seconds) key(hex of its UTF-8 bytes)
- * and prints, for each, eccr_sigv4_presign's URL or "ERROR".
+ *   expires now(unix seconds) key response_content_disposition
+ *   response_content_type
+ * (the last three hex of their UTF-8 bytes, the overrides empty when
+ * absent) and prints, for each, eccr_sigv4_presign_query's URL or "ERROR".
  * Built from src/lib/sigv4.c alone: cc -Isrc/lib presign_c.c sigv4.c -lcrypto */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,8 @@
 
 #include "sigv4.h"
 
-#define NFIELDS 10
+#define NFIELDS 12
+#define VALUE_MAX 2048
 
 static int unhex(int c)
 {
@@ -21,15 +24,36 @@ static int unhex(int c)
 	return -1;
 }
 
+/* Hex into out (NUL-terminated, at most max bytes); -1 when malformed. */
+static long unhex_into(const char *hex, char *out, size_t max)
+{
+	size_t n = strlen(hex) / 2;
+
+	if (strlen(hex) % 2 != 0 || n >= max)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = unhex(hex[2 * i]), lo = unhex(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (char)(hi << 4 | lo);
+	}
+	out[n] = '\0';
+	return (long)n;
+}
+
 int main(void)
 {
-	static char line[16384], key[ECCR_SIGV4_KEY_MAX + 2], url[ECCR_SIGV4_URL_MAX];
+	static char line[32768], key[ECCR_SIGV4_KEY_MAX + 2], url[ECCR_SIGV4_URL_MAX + 8192];
+	static char disposition[VALUE_MAX], type[VALUE_MAX];
 	unsigned long lineno = 0;
 
 	while (fgets(line, sizeof line, stdin) != NULL) {
 		char *f[NFIELDS], *p = line, *end;
 		struct eccr_s3_target t;
-		size_t klen, n = 0;
+		struct eccr_sigv4_param q[2];
+		size_t n = 0, nq = 0;
+		long klen;
 		long expires;
 		long long now;
 
@@ -40,21 +64,20 @@ int main(void)
 			if ((p = strchr(p, '\t')) != NULL)
 				*p++ = '\0';
 		}
-		if (n != NFIELDS || p != NULL || strlen(f[9]) % 2 != 0 ||
-		    (klen = strlen(f[9]) / 2) >= sizeof key) {
+		if (n != NFIELDS || p != NULL) {
 			fprintf(stderr, "presign_c: line %lu: bad input\n", lineno);
 			return 2;
 		}
-		for (size_t i = 0; i < klen; i++) {
-			int hi = unhex(f[9][2 * i]), lo = unhex(f[9][2 * i + 1]);
-
-			if (hi < 0 || lo < 0) {
-				fprintf(stderr, "presign_c: line %lu: bad key hex\n", lineno);
-				return 2;
-			}
-			key[i] = (char)(hi << 4 | lo);
+		if ((klen = unhex_into(f[9], key, sizeof key)) < 0 ||
+		    unhex_into(f[10], disposition, sizeof disposition) < 0 ||
+		    unhex_into(f[11], type, sizeof type) < 0) {
+			fprintf(stderr, "presign_c: line %lu: bad hex\n", lineno);
+			return 2;
 		}
-		key[klen] = '\0';
+		if (disposition[0] != '\0')
+			q[nq++] = (struct eccr_sigv4_param){ "response-content-disposition", disposition };
+		if (type[0] != '\0')
+			q[nq++] = (struct eccr_sigv4_param){ "response-content-type", type };
 		t.endpoint = f[1];
 		t.region = f[2];
 		t.bucket = f[3];
@@ -67,8 +90,9 @@ int main(void)
 		now = strtoll(f[8], &end, 10);
 		if (*end != '\0')
 			now = -1;
-		if (memchr(key, '\0', klen) != NULL ||
-		    eccr_sigv4_presign(&t, f[0], key, expires, (time_t)now, url, sizeof url) < 0)
+		if (memchr(key, '\0', (size_t)klen) != NULL ||
+		    eccr_sigv4_presign_query(&t, f[0], key, q, nq, expires, (time_t)now, url,
+		    sizeof url) < 0)
 			puts("ERROR");
 		else
 			puts(url);

@@ -92,7 +92,19 @@ cat >"$work/cases.json" <<'EOF'
   "key":"tab\there ctl\u0001 del\u007f"},
  {"method":"GET","endpoint":"https://s3.amazonaws.com","region":"us-east-1","bucket":"examplebucket","pathStyle":false,
   "accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","expires":604801,"now":1369353600,
-  "key":"test.txt","error":true}
+  "key":"test.txt","error":true},
+ {"method":"GET","endpoint":"http://127.0.0.1:4568","region":"us-east-1","bucket":"eccr-files","pathStyle":true,
+  "accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","expires":900,"now":1700000000,
+  "key":"files/0b6c5a3e-8c1f-4d6e-9a0b-2f3c4d5e6f70/3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c",
+  "responseContentDisposition":"attachment; filename=\"caf_ _x_ 100__y.bin\"; filename*=UTF-8''caf%C3%A9%20%22x%22%20100%25%5Cy.bin",
+  "responseContentType":"application/octet-stream"},
+ {"method":"GET","endpoint":"https://s3.eu-central-1.amazonaws.com","region":"eu-central-1","bucket":"eccr-prod","pathStyle":false,
+  "accessKeyId":"AKIAEXAMPLE2","secretAccessKey":"se+cr/et==","expires":3600,"now":1767225599,
+  "key":"files/a/b","responseContentDisposition":"inline; filename=\"__.mp3\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.mp3",
+  "responseContentType":"audio/mpeg; bitrate=128"},
+ {"method":"GET","endpoint":"http://localhost:4566","region":"ap-southeast-2","bucket":"local-bucket","pathStyle":false,
+  "accessKeyId":"test","secretAccessKey":"test","expires":60,"now":1700000000,
+  "key":"k","responseContentDisposition":"attachment; filename=\"a;b=c,d'e (1)~!*.txt\"; filename*=UTF-8''a%3Bb%3Dc%2Cd%27e%20%281%29~!%2A.txt"}
 ]
 EOF
 
