@@ -54,7 +54,7 @@ extern "C" {
 #endif
 
 #define ECCR_PLUGIN_ABI_MAJOR 1
-#define ECCR_PLUGIN_ABI_MINOR 0
+#define ECCR_PLUGIN_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define ECCR_PLUGIN_ENTRY_SYMBOL "eccr_plugin_entry"
@@ -163,6 +163,12 @@ struct eccr_host {
 	 * (relative paths resolved like the core's), at most 64 KiB, one
 	 * trailing newline removed; malloc'd, or NULL with errno set. */
 	char *(*read_secret)(const struct eccr_host *host, const char *key);
+	/* Minor 1.  From emit(), before answering ECCR_EMIT_RETRY: try this
+	 * event again no sooner than delay_ms from now, e.g. what an HTTP
+	 * Retry-After asked (the host's own backoff still applies when it is
+	 * longer; at most a day is honoured).  Ignored after OK or FAIL and
+	 * outside emit().  Check ECCR_HOST_HAS(host, retry_after) first. */
+	void (*retry_after)(const struct eccr_host *host, int64_t delay_ms);
 };
 
 /* The configuration keys a plugin accepts, declared by the plugin and

@@ -345,6 +345,47 @@ smtp_stop() {
 	fi
 }
 
+# A webhook receiver (tests/integration/webhook_receiver.py) on loopback
+# port $1: it verifies each request's Standard Webhooks signature with the
+# secret in $STACK_DIR/webhook-secret (made here) and records requests
+# under $STACK_DIR/webhooks.  webhook-start and webhook-stop let the tests
+# take it away and bring it back.
+webhook_start() {  # PORT
+	mkdir -p "$STACK_DIR/webhooks"
+	if [ ! -s "$STACK_DIR/webhook-secret" ]; then
+		echo "whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >"$STACK_DIR/webhook-secret"
+		chmod 600 "$STACK_DIR/webhook-secret"
+	fi
+	cat >"$STACK_DIR/webhook-start" <<EOS
+#!/bin/bash
+/usr/bin/python3 "$SRC/tests/integration/webhook_receiver.py" --port $1 \\
+	--dir "$STACK_DIR/webhooks" --secret-file "$STACK_DIR/webhook-secret" \\
+	--pid-file "$STACK_DIR/webhook.pid" >>"$STACK_DIR/webhook.log" 2>&1 </dev/null &
+for _ in \$(seq 1 100); do
+	(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && [ -s "$STACK_DIR/webhook.pid" ] && exit 0
+	sleep 0.1
+done
+echo "webhook-start: the receiver did not come up" >&2
+exit 1
+EOS
+	cat >"$STACK_DIR/webhook-stop" <<EOS
+#!/bin/bash
+[ -s "$STACK_DIR/webhook.pid" ] || exit 0
+pid=\$(cat "$STACK_DIR/webhook.pid")
+rm -f "$STACK_DIR/webhook.pid"
+kill -TERM "\$pid" 2>/dev/null || exit 0
+for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || exit 0; sleep 0.1; done
+kill -KILL "\$pid" 2>/dev/null || true
+EOS
+	chmod +x "$STACK_DIR/webhook-start" "$STACK_DIR/webhook-stop"
+	"$STACK_DIR/webhook-start"
+}
+
+webhook_stop() {
+	[ -x "$STACK_DIR/webhook-stop" ] && "$STACK_DIR/webhook-stop"
+	return 0
+}
+
 # memcached, for presence: daemonised with a pid file under the stack so
 # that memcached_stop (and the scripts tests call) find it again.  $1: port.
 memcached_start() {

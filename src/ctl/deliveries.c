@@ -12,22 +12,22 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: eccrctl deliveries [--status retry|dead|delivered] [--limit N]\n"
+	fprintf(stderr, "usage: eccrctl deliveries [--status retry|dead|delivered] [--sink NAME] [--limit N]\n"
 	    "       eccrctl deliveries replay EVENT_ID [--sink NAME]\n"
 	    "       eccrctl deliveries replay --dead [--sink NAME]\n");
 	return 2;
 }
 
-static int list(PGconn *db, const char *status, const char *limit)
+static int list(PGconn *db, const char *status, const char *sink, const char *limit)
 {
-	const char *p[2] = { status, limit };
+	const char *p[3] = { status, limit, sink };
 	PGresult *res = PQexecParams(db,
 	    "SELECT d.event_id, e.type, d.sink, d.status, d.attempts,"
 	    " coalesce(to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'),"
 	    " coalesce(d.last_error, '')"
 	    " FROM event_deliveries d JOIN events e ON e.id = d.event_id"
-	    " WHERE $1::text IS NULL OR d.status = $1"
-	    " ORDER BY d.event_id DESC, d.sink LIMIT $2::int", 2, NULL, p, NULL, NULL, 0);
+	    " WHERE ($1::text IS NULL OR d.status = $1) AND ($3::text IS NULL OR d.sink = $3)"
+	    " ORDER BY d.event_id DESC, d.sink LIMIT $2::int", 3, NULL, p, NULL, NULL, 0);
 	int i;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -113,12 +113,12 @@ int ctl_deliveries(int argc, char **argv, const struct eccr_config *cfg)
 		if (optind != argc || (event_id == NULL) == !dead ||
 		    (event_id && !eccr_parse_i64(event_id, 1, INT64_MAX, &n)))
 			return usage();
-	} else if (optind != argc || dead || sink) {
+	} else if (optind != argc || dead) {
 		return usage();
 	}
 	if ((db = ctl_connect(cfg, "deliveries")) == NULL)
 		return 1;
-	rc = is_replay ? replay(db, event_id, sink) : list(db, status, limit);
+	rc = is_replay ? replay(db, event_id, sink) : list(db, status, sink, limit);
 	PQfinish(db);
 	return rc;
 }

@@ -423,14 +423,35 @@ static bool plugin_name_valid(const char *s, size_t n)
 	return true;
 }
 
+bool eccr_plugin_entry_parse(const char *p, size_t n, char instance[65], char plugin[65])
+{
+	const char *eq = memchr(p, '=', n);
+	size_t in = eq ? (size_t)(eq - p) : n, pn = eq ? n - in - 1 : n;
+	const char *pp = eq ? eq + 1 : p;
+
+	if (!plugin_name_valid(p, in) || !plugin_name_valid(pp, pn))
+		return false;
+	snprintf(instance, 65, "%.*s", (int)in, p);
+	snprintf(plugin, 65, "%.*s", (int)pn, pp);
+	return true;
+}
+
+const char *eccr_plugin_entry_next(const char **p, size_t *n)
+{
+	*n = next_item(p);
+	return *n > 0 ? *p : NULL;
+}
+
 static const char *check_plugin_list(const char *v)
 {
 	const char *p = v;
+	char instance[65], plugin[65];
 	size_t n;
 
-	while ((n = next_item(&p)) > 0) {
-		if (!plugin_name_valid(p, n))
-			return "expected a comma list of plugin names (a-z, 0-9, '-', '_')";
+	while (eccr_plugin_entry_next(&p, &n) != NULL) {
+		if (!eccr_plugin_entry_parse(p, n, instance, plugin))
+			return "expected a comma list of plugin names (a-z, 0-9, '-', '_'), "
+			    "each NAME or NAME=PLUGIN (another instance of PLUGIN, named NAME)";
 		p += n;
 	}
 	return NULL;

@@ -159,6 +159,14 @@ int eccr_config_load_string(struct eccr_config *cfg, const char *name,
  * $(sysconfdir)/eccr/eccr.conf. */
 const char *eccr_config_path(const char *explicit_path);
 
+/* plugins.load, an entry at a time: the next entry after *p (separators
+ * skipped; *p is moved to it and *n set to its length), or NULL at the
+ * end.  Then parse it: "NAME" is plugin NAME as instance NAME, and
+ * "NAME=PLUGIN" plugin PLUGIN again as instance NAME, with [plugin.NAME]
+ * its section; false when a name is not 1..64 of a-z, 0-9, '-', '_'. */
+const char *eccr_plugin_entry_next(const char **p, size_t *n);
+bool eccr_plugin_entry_parse(const char *p, size_t n, char instance[65], char plugin[65]);
+
 /* The [plugin.NAME] section, or NULL. */
 const struct eccr_plugin_section *eccr_config_plugin(
     const struct eccr_config *cfg, const char *name);

@@ -113,12 +113,18 @@ static void row_event(PGresult *res, int row, int attempt, struct eccr_event *ev
  * eccr-fcgi only the dispatcher emits and it is never contended. */
 static pthread_mutex_t emit_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int emit_one(const struct eccr_plugin_instance *pi, const struct eccr_event *ev)
+/* The sink's answer; *hint_ms the least delay it asked for with
+ * host->retry_after (-1: none). */
+static int emit_one(struct eccr_plugin_instance *pi, const struct eccr_event *ev,
+    int64_t *hint_ms)
 {
 	int rc;
 
 	pthread_mutex_lock(&emit_lock);
+	pi->retry_hint_ms = -1;
 	rc = pi->desc.emit(pi->state, ev);
+	*hint_ms = pi->retry_hint_ms;
+	pi->retry_hint_ms = -1;
 	pthread_mutex_unlock(&emit_lock);
 
 	if (rc != ECCR_EMIT_OK && rc != ECCR_EMIT_RETRY && rc != ECCR_EMIT_FAIL) {
@@ -132,11 +138,21 @@ static int emit_one(const struct eccr_plugin_instance *pi, const struct eccr_eve
 
 void eccr_outbox_emit_transient(const struct eccr_plugins *ps, const struct eccr_event *ev)
 {
+	int64_t hint;
 	size_t i;
 
 	for (i = 0; i < ps->n; i++)
 		if (ps->v[i]->desc.kind == ECCR_PLUGIN_SINK && eccr_plugin_wants(ps->v[i], ev->type))
-			(void)emit_one(ps->v[i], ev);
+			(void)emit_one(ps->v[i], ev, &hint);
+}
+
+/* The delay before attempt + 1: the backoff, or the sink's hint if longer. */
+static int64_t retry_delay_ms(const struct eccr_config *cfg, int attempt, int64_t hint_ms)
+{
+	int64_t d = eccr_backoff_ms(attempt, ECCR_TUNABLE(cfg->outbox.retry_base_ms),
+	    ECCR_TUNABLE(cfg->outbox.retry_max_ms), eccr_random32());
+
+	return hint_ms > d ? hint_ms : d;
 }
 
 static const char *outcome_name(int rc)
@@ -151,17 +167,18 @@ static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plu
 	size_t i;
 
 	for (i = 0; i < ps->n; i++) {
-		const struct eccr_plugin_instance *pi = ps->v[i];
+		struct eccr_plugin_instance *pi = ps->v[i];
 		char delay[24], err[64];
 		const char *p[5];
 		PGresult *res;
+		int64_t hint;
 		int rc;
 		enum eccr_db_err e;
 		bool dead;
 
 		if (pi->desc.kind != ECCR_PLUGIN_SINK || !eccr_plugin_wants(pi, ev->type))
 			continue;
-		if ((rc = emit_one(pi, ev)) == ECCR_EMIT_OK) {
+		if ((rc = emit_one(pi, ev, &hint)) == ECCR_EMIT_OK) {
 			st->ok++;
 			continue;
 		}
@@ -169,8 +186,7 @@ static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plu
 		rc == ECCR_EMIT_RETRY ? st->retry++ : st->failed++;
 		if (dead)
 			st->dead++;
-		snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(1,
-		    ECCR_TUNABLE(cfg->outbox.retry_base_ms), ECCR_TUNABLE(cfg->outbox.retry_max_ms), eccr_random32()));
+		snprintf(delay, sizeof delay, "%lld", (long long)retry_delay_ms(cfg, 1, hint));
 		snprintf(err, sizeof err, "sink answered %s", outcome_name(rc));
 		p[0] = ev->id_text;
 		p[1] = pi->name;
@@ -272,7 +288,7 @@ enum eccr_db_err eccr_outbox_sweep(struct eccr_db *db, const struct eccr_plugins
 	return run_pass(db, ps, cfg, &st_lock_stale, p, st);
 }
 
-static const struct eccr_plugin_instance *find_sink(const struct eccr_plugins *ps, const char *name)
+static struct eccr_plugin_instance *find_sink(const struct eccr_plugins *ps, const char *name)
 {
 	size_t i;
 
@@ -288,18 +304,19 @@ static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins 
 {
 	const char *sink = PQgetvalue(due, row, C_NEXT);
 	int attempt = atoi(PQgetvalue(due, row, C_NEXT + 1)) + 1, rc;
-	const struct eccr_plugin_instance *pi = find_sink(ps, sink);
+	struct eccr_plugin_instance *pi = find_sink(ps, sink);
 	char attempts[16], delay[24], err[96];
 	const char *p[6];
 	struct eccr_event ev;
 	PGresult *res;
+	int64_t hint;
 	enum eccr_db_err e;
 	const char *status;
 
 	if (pi == NULL)
 		return ECCR_DB_OK;  /* not loaded here; another process may have it */
 	row_event(due, row, attempt, &ev);
-	rc = emit_one(pi, &ev);
+	rc = emit_one(pi, &ev, &hint);
 	if (rc == ECCR_EMIT_OK) {
 		status = "delivered";
 		st->ok++;
@@ -312,8 +329,7 @@ static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins 
 		    ev.id_text, sink, attempt, outcome_name(rc), *status == 'd' ? ", dead" : "");
 	}
 	snprintf(attempts, sizeof attempts, "%d", attempt);
-	snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(attempt,
-	    ECCR_TUNABLE(cfg->outbox.retry_base_ms), ECCR_TUNABLE(cfg->outbox.retry_max_ms), eccr_random32()));
+	snprintf(delay, sizeof delay, "%lld", (long long)retry_delay_ms(cfg, attempt, hint));
 	snprintf(err, sizeof err, "sink answered %s on attempt %d",
 	    rc == ECCR_EMIT_OK ? "OK" : outcome_name(rc), attempt);
 	p[0] = ev.id_text;

@@ -136,6 +136,20 @@ static char *host_read_secret(const struct eccr_host *host, const char *key)
 	return data;
 }
 
+#define RETRY_HINT_MAX_MS (24LL * 3600 * 1000)
+
+static void host_retry_after(const struct eccr_host *host, int64_t delay_ms)
+{
+	struct eccr_plugin_instance *pi = host->opaque;
+
+	if (delay_ms < 0)
+		delay_ms = 0;
+	if (delay_ms > RETRY_HINT_MAX_MS)
+		delay_ms = RETRY_HINT_MAX_MS;
+	if (delay_ms > pi->retry_hint_ms)
+		pi->retry_hint_ms = delay_ms;
+}
+
 static void host_init(struct eccr_plugin_instance *pi)
 {
 	struct eccr_host *h = &pi->host;
@@ -152,6 +166,8 @@ static void host_init(struct eccr_plugin_instance *pi)
 	h->now_ms = host_now_ms;
 	h->monotonic_ms = host_monotonic_ms;
 	h->read_secret = host_read_secret;
+	h->retry_after = host_retry_after;
+	pi->retry_hint_ms = -1;
 }
 
 /* ------------------------------------------------------------ loading */
@@ -321,8 +337,11 @@ bool eccr_plugin_wants(const struct eccr_plugin_instance *pi, const char *type)
 	return false;
 }
 
+/* Instance name of plugin file; a second instance of one file shares the
+ * file's globals (dlopen loads it once), so plugins keep their state in
+ * what init returns (eccr-plugin(7)). */
 static int load_one(struct eccr_plugins *ps, const struct eccr_config *cfg,
-    const char *name, char *err, size_t errlen)
+    const char *name, const char *file, char *err, size_t errlen)
 {
 	struct eccr_plugin_instance *pi;
 	char path[4096];
@@ -336,7 +355,7 @@ static int load_one(struct eccr_plugins *ps, const struct eccr_config *cfg,
 		    ECCR_PLUGIN_MAX), -1;
 	/* The file comes from the operator's list, never from a request, and
 	 * the name was checked to hold no '/' or "..". */
-	snprintf(path, sizeof path, "%s/%s.so", cfg->plugins.dir, name);
+	snprintf(path, sizeof path, "%s/%s.so", cfg->plugins.dir, file);
 	if ((pi = open_path(name, path, err, errlen)) == NULL)
 		return -1;
 	ps->v[ps->n++] = pi;
@@ -357,30 +376,22 @@ static int load_one(struct eccr_plugins *ps, const struct eccr_config *cfg,
 int eccr_plugins_load(struct eccr_plugins *ps, const struct eccr_config *cfg,
     char *err, size_t errlen)
 {
-	const char *p = cfg->plugins.load;
-	char name[65];
+	const char *p = cfg->plugins.load ? cfg->plugins.load : "";
+	char name[65], file[65];
+	size_t n;
 
 	memset(ps, 0, sizeof *ps);
-	while (p != NULL && *p != '\0') {
-		size_t n;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		n = strcspn(p, ", ");
-		if (!name_valid(p, n)) {
-			snprintf(err, errlen, "plugins.load: \"%.*s\" is not a plugin name "
-			    "(a-z, 0-9, '-' and '_')", (int)(n < 64 ? n : 64), p);
+	for (; eccr_plugin_entry_next(&p, &n) != NULL; p += n) {
+		if (!eccr_plugin_entry_parse(p, n, name, file)) {
+			snprintf(err, errlen, "plugins.load: \"%.*s\" is not NAME or NAME=PLUGIN "
+			    "(a-z, 0-9, '-' and '_')", (int)(n < 130 ? n : 130), p);
 			eccr_plugins_unload(ps);
 			return -1;
 		}
-		snprintf(name, sizeof name, "%.*s", (int)n, p);
-		if (load_one(ps, cfg, name, err, errlen) != 0) {
+		if (load_one(ps, cfg, name, file, err, errlen) != 0) {
 			eccr_plugins_unload(ps);
 			return -1;
 		}
-		p += n;
 	}
 	return 0;
 }

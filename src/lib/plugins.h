@@ -25,6 +25,9 @@ struct eccr_plugin_instance {
 	const struct eccr_plugin_section *section;  /* NULL when absent */
 	char *globs[ECCR_PLUGIN_GLOBS_MAX];         /* the events filter */
 	size_t nglobs;
+	/* host->retry_after during the emit() under way (outbox.c's emit lock
+	 * makes emits of one process one at a time); -1: none. */
+	int64_t retry_hint_ms;
 };
 
 struct eccr_plugins {

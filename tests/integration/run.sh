@@ -23,6 +23,7 @@ cleanup() {
 	lighttpd_stop
 	pg_stop
 	smtp_stop
+	webhook_stop
 	for port in ${MEMCACHED_PORTS:-}; do memcached_stop "$port"; done
 	stack_finish "$rc" integration 40 "$STACK_DIR/eccr-fcgi.log" "$STACK_DIR/lighttpd-error.log"
 }
@@ -34,11 +35,14 @@ HTTP_PORT=$(free_port "$PG_PORT")
 WSD_PORT=$(free_port "$PG_PORT" "$HTTP_PORT")
 WSD2_PORT=$(free_port "$PG_PORT" "$HTTP_PORT" "$WSD_PORT")
 SMTP_PORT=$(free_port "$PG_PORT" "$HTTP_PORT" "$WSD_PORT" "$WSD2_PORT")
+WEBHOOK_PORT=$(free_port "$PG_PORT" "$HTTP_PORT" "$WSD_PORT" "$WSD2_PORT" "$SMTP_PORT")
 pg_init
 pg_start
 pg_createdb eccr_test
 write_pg_scripts
 smtp_start "$SMTP_PORT" eccr
+webhook_start "$WEBHOOK_PORT"
+printf 'X-ECCR-Test: crm\n# a comment line\n' >"$STACK_DIR/webhook-headers"
 
 # Two memcached servers, so presence keys are spread over several.
 # Each is listening before the next port is picked, so they differ.
@@ -50,7 +54,7 @@ for _ in 1 2; do
 done
 # shellcheck disable=SC2086
 write_memcached_scripts $MEMCACHED_PORTS
-plugins_dir_setup sink-dead=sink-flaky
+plugins_dir_setup
 touch "$STACK_DIR/sink-dead.fail"
 # Every sink the pipeline tests watch, with short retry delays so retries
 # and the worker's sweep happen within a test's patience.
@@ -60,7 +64,7 @@ idempotency_ttl_s = 10" write_config eccr_test <<EOC
 
 [plugins]
 dir = $STACK_DIR/plugins
-load = activity-pg, sink-jsonl, sink-flaky, sink-dead, job-noop, job-checksum, broadcast-ws, notify-email, presence-memcache
+load = activity-pg, sink-jsonl, sink-flaky, sink-dead=sink-flaky, job-noop, job-checksum, broadcast-ws, notify-email, presence-memcache, crm=webhook-http, chat=webhook-http
 
 [plugin.sink-jsonl]
 path = $STACK_DIR/events.jsonl
@@ -78,6 +82,22 @@ path = $STACK_DIR/dead.jsonl
 mode = fail
 fail_while = $STACK_DIR/sink-dead.fail
 events = episode_deleted
+
+; Two instances of one plugin (test_webhooks.py), each with its endpoint,
+; events and retries.
+[plugin.crm]
+url = http://127.0.0.1:$WEBHOOK_PORT/crm
+secret_file = $STACK_DIR/webhook-secret
+headers_file = $STACK_DIR/webhook-headers
+events = episode_*
+connect_timeout_ms = 1000
+timeout_ms = 2000
+
+[plugin.chat]
+url = http://127.0.0.1:$WEBHOOK_PORT/chat
+secret_file = $STACK_DIR/webhook-secret
+events = file_uploaded, job_completed
+timeout_ms = 2000
 
 [wsd]
 ; small, so the realtime suite can overflow a stalled client's queue
@@ -144,6 +164,9 @@ export ECCR_TEST_WSD_URLS="ws://127.0.0.1:$WSD_PORT/ws ws://127.0.0.1:$WSD2_PORT
 export ECCR_TEST_SMTP_STOP="$STACK_DIR/smtp-stop"
 export ECCR_TEST_SMTP_START="$STACK_DIR/smtp-start"
 export ECCR_TEST_MAIL_DIR="$STACK_DIR/mail"
+export ECCR_TEST_WEBHOOK_DIR="$STACK_DIR/webhooks"
+export ECCR_TEST_WEBHOOK_STOP="$STACK_DIR/webhook-stop"
+export ECCR_TEST_WEBHOOK_START="$STACK_DIR/webhook-start"
 
 failed=0
 only=${2:-}
@@ -159,6 +182,12 @@ done
 if [ -z "$only" ] || [ "$only" = test_realtime ]; then
 	echo "integration: test_realtime (WebSocket clients, Python)"
 	/usr/bin/python3 "$SRC/tests/integration/test_realtime.py" 2>&1 |
+		tee -a "$STACK_DIR/tests.log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+fi
+if [ -z "$only" ] || [ "$only" = test_webhooks ]; then
+	echo "integration: test_webhooks (a real HTTP receiver, Python)"
+	/usr/bin/python3 "$SRC/tests/integration/test_webhooks.py" 2>&1 |
 		tee -a "$STACK_DIR/tests.log"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
 fi

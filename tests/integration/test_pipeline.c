@@ -280,7 +280,7 @@ Test(loading, bad_plugins_stop_start_up_with_a_reason)
 	cr_assert_not_null(strstr(out, "load.conf:8: plugin sink-jsonl has no key \"colour\""), "%s", out);
 
 	cr_assert_eq(run_worker_with("load = abi-mismatch\n", out, sizeof out), 1);
-	cr_assert_not_null(strstr(out, "abi-mismatch.so: built for plugin ABI 2.0, this host speaks 1.0"),
+	cr_assert_not_null(strstr(out, "abi-mismatch.so: built for plugin ABI 2.0, this host speaks 1.1"),
 	    "%s", out);
 
 	/* SMTP AUTH over "starttls = try" (the default) could go out in clear. */
@@ -316,7 +316,7 @@ Test(loading, eccrctl_plugin_check)
 	cr_assert_not_null(strstr(out, "name:        sink-jsonl\n"), "%s", out);
 	cr_assert_not_null(strstr(out, "kind:        sink\n"), "%s", out);
 	cr_assert_not_null(strstr(out, "version:     1.0.0\n"), "%s", out);
-	cr_assert_not_null(strstr(out, "abi:         1.0"), "%s", out);
+	cr_assert_not_null(strstr(out, "abi:         1.1"), "%s", out);
 	snprintf(cmd, sizeof cmd, "%s plugin check %s 2>&1", getenv("ECCR_TEST_ECCRCTL"),
 	    stack_path("plugins/abi-mismatch.so"));
 	cr_assert_eq(run(cmd, out, sizeof out), 1, "%s", out);
