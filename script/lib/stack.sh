@@ -180,9 +180,11 @@ migrate() {
 	"$BUILD/src/ctl/eccrctl" -c "$STACK_DIR/eccr.conf" migrate up --dir "$SRC/db/migrations"
 }
 
+# lighttpd serves the dashboard from the source tree ($SRC/www), the API
+# through eccr-fcgi, and proxies /ws to the eccr-wsd on $WSD_PORT.
 lighttpd_start() {
-	mkdir -p "$STACK_DIR/www"
 	sed -e "s|@PORT@|$HTTP_PORT|g" -e "s|@RUNDIR@|$STACK_DIR|g" \
+	    -e "s|@WWW@|$SRC/www|g" -e "s|@WSD_PORT@|${WSD_PORT:-3002}|g" \
 	    -e "s|@ECCR_FCGI@|$BUILD/src/fcgi/eccr-fcgi|g" \
 	    -e "s|@ECCR_CONFIG@|$STACK_DIR/eccr.conf|g" \
 	    "$SRC/etc/lighttpd/eccr-dev.conf.in" >"$STACK_DIR/lighttpd.conf"
