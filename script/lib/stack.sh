@@ -257,6 +257,28 @@ wsd_stop() {
 	done
 }
 
+# Scripts the tests call to take the eccr-wsd NAME (default wsd) on PORT
+# away and back: $STACK_DIR/NAME-stop and NAME-start.
+write_wsd_scripts() {  # PORT [NAME]
+	name=${2:-wsd}
+	{
+		echo "#!/bin/bash"
+		echo "STACK_DIR='$STACK_DIR' BUILD='$BUILD'"
+		declare -f wsd_start
+		echo "wsd_start $1 $name"
+	} >"$STACK_DIR/$name-start"
+	cat >"$STACK_DIR/$name-stop" <<EOS
+#!/bin/bash
+f="$STACK_DIR/$name.pid"
+[ -s "\$f" ] || exit 0
+pid=\$(cat "\$f")
+kill -TERM "\$pid" 2>/dev/null || exit 0
+for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
+rm -f "\$f"
+EOS
+	chmod +x "$STACK_DIR/$name-start" "$STACK_DIR/$name-stop"
+}
+
 # An S3-compatible store on loopback: s3rver (npm), installed by the
 # caller under $S3_SERVER_DIR (tests/integration/s3.sh), on $S3_PORT, data
 # under $STACK_DIR/s3, one bucket $S3_BUCKET.  s3-start and s3-stop let

@@ -21,9 +21,20 @@ function what(a) {
 	return s;
 }
 
-function Entries({ items, showEpisode }) {
+// Reading an episode is recorded too (VIEW); those are left out unless
+// asked for, or they would bury the changes.
+function ViewsToggle({ id, value, set }) {
+	return html`<p class="toggle">
+		<input type="checkbox" id=${id} checked=${value} onChange=${(e) => set(e.target.checked)} />
+		<label for=${id}>Show views</label>
+	</p>`;
+}
+
+function Entries({ items, showEpisode, views }) {
+	const shown = views ? items : items.filter((a) => a.action !== 'VIEW');
+	if (!shown.length) return html`<${Empty}>Nothing but views here.</${Empty}>`;
 	return html`<ol class="trail">
-		${items.map((a) => html`<li key=${a.id}>
+		${shown.map((a) => html`<li key=${a.id}>
 			<time datetime=${a.created_at} title=${fmtTime(a.created_at)}>${ago(a.created_at)}</time>
 			<span class="who">${a.user_id}</span>
 			<span class=${'act act-' + a.action}>${what(a)}</span>
@@ -59,11 +70,14 @@ function usePaged(path, query, relevant) {
 }
 
 export function Trail({ episodeId }) {
-	const { items, next, error, more } = usePaged(`/episodes/${episodeId}/activity`, {}, (ev) => ev.episode_id === episodeId);
+	const { items, next, error, more } = usePaged(`/episodes/${episodeId}/activity`, {},
+		(ev) => ev.episode_id === episodeId && ev.type !== 'episode_deleted');
+	const [views, setViews] = useState(false);
 	return html`<div data-testid="trail">
+		<${ViewsToggle} id="trail-views" value=${views} set=${setViews} />
 		<${ErrorBox} error=${error} />
 		${items && !items.length ? html`<${Empty}>Nothing yet.</${Empty}>` : null}
-		${items && items.length ? html`<${Entries} items=${items} />` : null}
+		${items && items.length ? html`<${Entries} items=${items} views=${views} />` : null}
 		${next ? html`<button type="button" onClick=${more}>Load more</button>` : null}
 	</div>`;
 }
@@ -138,6 +152,7 @@ export function ActivityScreen() {
 	const [user, setUser] = useState(f.user_id);
 	const api = { ...f, since: dayStart(f.since), until: dayEnd(f.until) };
 	const { items, next, error, more } = usePaged('/activity', api, () => true);
+	const [views, setViews] = useState(false);
 	useEffect(() => {
 		if (q === f.q) return undefined;
 		const t = setTimeout(() => setQuery({ ...f, q }), 300);
@@ -189,7 +204,8 @@ export function ActivityScreen() {
 			</form>
 			<${ErrorBox} error=${error} />
 			${items && !items.length ? html`<${Empty}>No activity matches.</${Empty}>` : null}
-			${items && items.length ? html`<${Entries} items=${items} showEpisode />` : null}
+			${f.action ? null : html`<${ViewsToggle} id="activity-views" value=${views} set=${setViews} />`}
+			${items && items.length ? html`<${Entries} items=${items} showEpisode views=${views || !!f.action} />` : null}
 			${next ? html`<div class="more"><button type="button" onClick=${more}>Load more</button></div>` : null}
 		</section>
 	</main>`;

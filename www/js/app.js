@@ -162,4 +162,6 @@ addEventListener('unhandledrejection', (e) => {
 	}
 });
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = '';         // the "Loading" placeholder
+render(html`<${App} />`, root);

@@ -26,9 +26,11 @@ function watching(ep) {
 	return v === null ? ep.created_by === me.value.id : v === '1';
 }
 
-function usePresence(id, setViewers) {
+// gone.current is true once the episode is deleted: nothing to leave then.
+function usePresence(id, setViewers, gone) {
 	useEffect(() => {
 		let timer = 0;
+		const leave = () => { if (!gone.current) leavePresence('episode', id); };
 		const beat = () => request('POST', `/presence/episode/${id}/heartbeat`).catch(() => {});
 		const refresh = () => request('GET', `/presence/episode/${id}`)
 			.then((r) => setViewers(r.data.viewers || [])).catch(() => {});
@@ -38,18 +40,17 @@ function usePresence(id, setViewers) {
 				beat().then(refresh);
 				timer = setInterval(beat, HEARTBEAT_MS);
 			} else {
-				leavePresence('episode', id);
+				leave();
 			}
 		};
-		const gone = () => leavePresence('episode', id);
-		timer = setInterval(beat, HEARTBEAT_MS);
+		timer = setInterval(() => { if (!gone.current) beat(); }, HEARTBEAT_MS);
 		document.addEventListener('visibilitychange', visible);
-		addEventListener('pagehide', gone);
+		addEventListener('pagehide', leave);
 		return () => {
 			clearInterval(timer);
 			document.removeEventListener('visibilitychange', visible);
-			removeEventListener('pagehide', gone);
-			leavePresence('episode', id);
+			removeEventListener('pagehide', leave);
+			leave();
 		};
 	}, [id]);
 }
@@ -90,9 +91,10 @@ export function EpisodeScreen({ id }) {
 	const [flash, setFlash] = useState(false);
 	const epRef = useRef(null);
 	epRef.current = ep;
+	const gone = useRef(false);
 
 	useRoom('episode:' + id);
-	usePresence(id, setViewers);
+	usePresence(id, setViewers, gone);
 
 	const load = useReload(async () => {
 		const r = await request('GET', `/episodes/${id}`);
@@ -114,6 +116,8 @@ export function EpisodeScreen({ id }) {
 			load().catch(() => {});
 			break;
 		case 'episode_deleted':
+			if (gone.current) return;
+			gone.current = true;
 			notify(`“${d.title || 'This episode'}” was deleted by ${ev.actor.name || ev.actor.id}.`, 'error');
 			go('/episodes');
 			break;
@@ -143,6 +147,7 @@ export function EpisodeScreen({ id }) {
 
 	const remove = async () => {
 		await request('DELETE', `/episodes/${id}`, { headers: { 'If-Match': `"${ep.version}"` } });
+		gone.current = true;
 		notify(`Deleted “${ep.title}”.`);
 		go('/episodes');
 	};

@@ -56,6 +56,7 @@ export function EpisodesScreen() {
 		const limit = Math.min(200, Math.max(f.limit, shown));
 		t0.current = performance.now();
 		const r = await get('/episodes', { ...f, limit });
+		performance.mark('eccr:episodes-fetched');
 		setState({ items: r.items, next: r.next_cursor, loading: false, error: null, key });
 	});
 
