@@ -49,13 +49,14 @@ async function readProblem(res) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// request(method, path, {query, body, headers, idempotent, keep401}):
+// request(method, path, {query, body, headers, idempotent, keep401, token}):
 // {status, etag, data}; throws ApiError for any answer outside 2xx.  With
 // idempotent, a POST that got no answer (network error) is sent again, up
 // to twice, with the same Idempotency-Key: the server runs it once.
 export async function request(method, path, opts = {}) {
 	const headers = { Accept: 'application/json', ...(opts.headers || {}) };
-	if (token.value) headers.Authorization = 'Bearer ' + token.value;
+	const bearer = opts.token || token.value;
+	if (bearer) headers.Authorization = 'Bearer ' + bearer;
 	let body;
 	if (opts.body !== undefined) {
 		headers['Content-Type'] = 'application/json';

@@ -23,17 +23,17 @@ function SignIn() {
 		const t = value.trim();
 		if (!t) return;
 		setBusy(true);
-		setToken(t);
+		// Tried before it is kept: a refused token never becomes the session's.
 		try {
-			const r = await request('GET', '/me', { keep401: true });
+			const r = await request('GET', '/me', { keep401: true, token: t });
 			signInMessage.value = '';
 			me.value = r.data;
+			setToken(t);
 		} catch (err) {
-			setToken(null);
+			setBusy(false);
 			signInMessage.value = err instanceof ApiError && err.status === 401
 				? 'That token was refused: ' + err.message : 'Could not sign in: ' + err.message;
 		}
-		setBusy(false);
 	};
 	return html`<main class="signin">
 		<form onSubmit=${submit} aria-labelledby="signin-title">
