@@ -176,7 +176,8 @@ if [ -z "$only" ] || [ "$only" = test_browser ]; then
 	lighttpd_start
 	worker_stop
 	worker_start
-	export ECCR_BROWSER_SHOTS="${ECCR_BROWSER_SHOTS:-$STACK_DIR/screenshots}"
+	# Screenshots of the main screens, kept in the build tree.
+	export ECCR_BROWSER_SHOTS="${ECCR_BROWSER_SHOTS:-$BUILD/tests/browser/screenshots}"
 	"$SRC/tests/browser/run.sh" 2>&1 | tee -a "$STACK_DIR/tests.log"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
 fi

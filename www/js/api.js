@@ -1,7 +1,7 @@
 // api.js - the only place that talks HTTP to eccr-fcgi: the bearer token,
 // JSON in and out, problem+json errors (RFC 9457) turned into ApiError,
 // Idempotency-Key on the POSTs that take one, uploads with progress.
-import { token, setToken, signInMessage } from './store.js';
+import { token, setToken, me, signInMessage } from './store.js';
 
 const meta = document.querySelector('meta[name="eccr-api"]');
 export const BASE = (meta && meta.content) || '/api/v1';
@@ -36,6 +36,7 @@ function url(path, query) {
 // A 401 means the token is gone or expired: forget it, back to sign-in.
 function unauthorized(problem) {
 	setToken(null);
+	me.value = null;
 	signInMessage.value = 'Your session has ended (' + ((problem && problem.detail) || 'unauthorized') + '). Sign in again.';
 }
 

@@ -4,7 +4,7 @@
 import { html, useEffect, useState } from './view.js';
 import { unread, notify } from './store.js';
 import { get, post, del, request, ApiError } from './api.js';
-import { ErrorBox, Empty, Field, ago, fmtTime, useLive, useReload } from './ui.js';
+import { ErrorBox, Empty, ago, fmtTime, useLive, useReload } from './ui.js';
 
 const TYPES = ['episode_created', 'episode_updated', 'episode_deleted', 'file_uploaded', 'file_deleted',
 	'job_created', 'job_completed', 'job_failed'];
@@ -65,9 +65,7 @@ export function NotificationsScreen() {
 				<div class="body">
 					<strong>${n.title}</strong>
 					${n.message ? html`<p>${n.message}</p>` : null}
-					<small class="muted"><time datetime=${n.created_at} title=${fmtTime(n.created_at)}>${ago(n.created_at)}</time>
-						· ${n.type}
-						${n.episode_id ? html` · <a href=${'#/episodes/' + n.episode_id}>open episode</a>` : null}</small>
+					<small class="muted"><time datetime=${n.created_at} title=${fmtTime(n.created_at)}>${ago(n.created_at)}</time>${' · ' + n.type}${n.episode_id ? ' · ' : null}${n.episode_id ? html`<a href=${'#/episodes/' + n.episode_id}>open episode</a>` : null}</small>
 				</div>
 				<div class="row-actions">
 					${n.read_at ? null : html`<button type="button" onClick=${() => markRead(n)}
