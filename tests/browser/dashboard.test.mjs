@@ -108,7 +108,11 @@ async function open(user, viewport = { width: 1280, height: 860 }) {
 	return page;
 }
 
-const shot = (page, name) => page.screenshot({ path: join(SHOTS, name + '.png'), fullPage: true });
+// A screenshot of the window, or of the page's top `height` pixels.
+const shot = (page, name, height = 0) => page.screenshot({
+	path: join(SHOTS, name + '.png'),
+	...(height ? { fullPage: true, clip: { x: 0, y: 0, width: page.viewportSize().width, height } } : {}),
+});
 const who = (page) => page.locator('[data-testid=who]');
 const conn = (page) => page.locator('[data-testid=connection]');
 const viewerIn = (page, user) => page.locator(`[data-testid=viewers] [data-user="${user.sub}"]`);
@@ -350,7 +354,6 @@ await step('a 5 MiB file uploads with the progress bar reaching 100% and downloa
 	const row = A.locator('tr[data-file="five-mib.bin"]');
 	await row.waitFor();
 	await B.locator('tr[data-file="five-mib.bin"]').waitFor();
-	await shot(A, 'episode');
 	const [download] = await Promise.all([A.waitForEvent('download'), row.getByRole('button', { name: /^Download/ }).click()]);
 	const got = readFileSync(await download.path());
 	const h = (b) => createHash('sha256').update(b).digest('hex');
@@ -370,6 +373,8 @@ await step('a job started from the page shows live progress and ends succeeded',
 	const row = A.locator('tr[data-job]').first();
 	await row.waitFor();
 	await A.locator('tr[data-job][data-status=running]').first().waitFor();
+	await A.evaluate(() => scrollTo(0, 0));
+	await shot(A, 'episode', 1100);
 	await A.locator('tr[data-job][data-status=succeeded]').first().waitFor({ timeout: 30000 });
 	const values = [...await A.evaluate(() => [...window.__jobProgress])];
 	expect(values.some((v) => v !== '0%' && v !== '100%'), `no progress between 0 and 100 was shown: ${values.join(',')}`);

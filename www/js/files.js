@@ -103,14 +103,14 @@ export function FilesSection({ episodeId }) {
 				<td data-label="Size">${fmtBytes(f.size_bytes)}</td>
 				<td data-label="SHA-256" class="mono" title=${f.sha256 || ''}>${f.sha256 ? f.sha256.slice(0, 12) + '…' : ''}</td>
 				<td data-label="Uploaded">${ago(f.created_at)} · ${f.created_by}</td>
-				<td class="row-actions">
+				<td class="actions-cell"><div class="row-actions">
 					${f.status === 'ready' ? html`<button type="button" onClick=${() => download(f)}
 						aria-label=${'Download ' + f.name}>Download</button>` : null}
 					${canEdit.value && f.status === 'ready' ? html`<button type="button" onClick=${() => checksum(f)}
 						aria-label=${'Checksum ' + f.name}>Checksum</button>` : null}
 					${canDeleteFile(f) ? html`<button type="button" class="danger" onClick=${() => setConfirm(f)}
 						aria-label=${'Delete ' + f.name}>Delete</button>` : null}
-				</td>
+				</div></td>
 			</tr>`)}</tbody>
 		</table>` : null}
 		${confirm ? html`<${Confirm} title="Delete this file?" danger confirmLabel="Delete file"

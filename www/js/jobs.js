@@ -61,12 +61,12 @@ function JobRow({ job, showEpisode, onChanged }) {
 		<td data-label="Started by">${job.created_by}</td>
 		<td data-label="Updated"><span title=${job.updated_at}>${ago(job.updated_at)}</span>
 			${job.last_error ? html`<div class="error small">${job.last_error}</div>` : null}</td>
-		<td class="row-actions">
+		<td class="actions-cell"><div class="row-actions">
 			${canEdit.value && (job.status === 'failed' || job.status === 'cancelled')
 				? html`<button type="button" onClick=${() => act('retry')}>Retry</button>` : null}
 			${canEdit.value && ACTIVE.has(job.status) && !job.cancel_requested
 				? html`<button type="button" onClick=${() => act('cancel')}>Cancel</button>` : null}
-		</td>
+		</div></td>
 	</tr>`;
 }
 
