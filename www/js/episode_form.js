@@ -91,8 +91,7 @@ function ConflictDialog({ base, current, mine, history, onReload, onOverwrite, o
 			<p>You started from version ${base.version}; it is now at version ${current.version}.</p>
 			${history.length ? html`<ul class="history">
 				${history.map((a) => html`<li key=${a.id}>
-					<strong>${a.user_id}</strong> changed ${(a.metadata.changed_fields || []).join(', ') || 'it'}
-					(version ${a.metadata.version}, ${ago(a.created_at)})
+					<strong>${a.user_id}</strong>${` changed ${(a.metadata.changed_fields || []).join(', ') || 'it'} (version ${a.metadata.version}, ${ago(a.created_at)})`}
 				</li>`)}
 			</ul>` : html`<p>Last changed by <strong>${current.updated_by}</strong>, ${ago(current.updated_at)}.</p>`}
 			<table class="diff">

@@ -39,7 +39,24 @@ function useLiveJobs(jobs, setJobs, isMine) {
 	});
 }
 
+// A running job asked to cancel ends when its handler next checks, and
+// eccr-worker announces no event for that last step: read it again, a
+// second later, then less and less often, until it has ended.
+function useCancelWatch(job, onChanged) {
+	const tries = useRef(0);
+	useEffect(() => {
+		if (job.status !== 'running' || !job.cancel_requested) { tries.current = 0; return undefined; }
+		const t = setTimeout(() => {
+			get(`/jobs/${job.id}`).then(onChanged).catch(() => {});
+		}, Math.min(15000, 1000 * 2 ** tries.current++));
+		return () => clearTimeout(t);
+		// tries.current in the deps: each read re-renders the row (a new
+		// object), which schedules the next.
+	}, [job.id, job.status, job.cancel_requested, job.updated_at, tries.current]);
+}
+
 function JobRow({ job, showEpisode, onChanged }) {
+	useCancelWatch(job, onChanged);
 	const act = async (what) => {
 		try {
 			onChanged(await post(`/jobs/${job.id}/${what}`, undefined, { idempotent: true }));
