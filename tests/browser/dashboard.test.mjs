@@ -379,7 +379,9 @@ await step('a job started from the page shows live progress and ends succeeded',
 	const row = A.locator('tr[data-job]').first();
 	await row.waitFor();
 	await A.locator('tr[data-job][data-status=running]').first().waitFor();
-	await A.evaluate(() => scrollTo(0, 0));
+	// The screenshot with the bar on its way and no messages over it.
+	await A.waitForFunction(() => /^[1-8]\d%$/.test(document.querySelector('tr[data-job] [data-testid=job-progress]').textContent));
+	await A.evaluate(() => { for (const b of document.querySelectorAll('.toast button')) b.click(); scrollTo(0, 0); });
 	await shot(A, 'episode', 1100);
 	await A.locator('tr[data-job][data-status=succeeded]').first().waitFor({ timeout: 30000 });
 	const values = [...await A.evaluate(() => [...window.__jobProgress])];

@@ -1,14 +1,14 @@
 // app.js - start-up, sign-in and the page frame: takes a token from the
 // address (#token=...) or the sign-in form, learns who the user is, opens
 // the live connection and shows the screen the route names.
-import { html, render, useEffect, useState } from './view.js';
+import { html, render, useEffect, useLayoutEffect, useState } from './view.js';
 import {
 	token, setToken, me, online, unread, route, signInMessage, notify,
 } from './store.js';
 import { get, request, ApiError } from './api.js';
 import * as live from './live.js';
 import { Toasts, Icon, useLive, useReload } from './ui.js';
-import { EpisodesScreen } from './episodes.js';
+import { EpisodesScreen, prefetchEpisodes } from './episodes.js';
 import { EpisodeScreen } from './episode.js';
 import { EpisodeForm } from './episode_form.js';
 import { JobsScreen } from './jobs.js';
@@ -109,7 +109,7 @@ function UnreadCounter() {
 	const load = useReload(async () => {
 		unread.value = (await get('/notifications/unread-count')).count;
 	});
-	useEffect(() => { load(); }, []);
+	useLayoutEffect(() => { load(); }, []);
 	useLive((ev) => {
 		if (ev.type === 'notification_created') load();
 	});
@@ -136,7 +136,9 @@ function skip(e) {
 
 function App() {
 	const [error, setError] = useState(null);
-	useEffect(() => {
+	// Layout effects start requests as soon as the DOM is there, without
+	// waiting for a paint (useEffect waits for the next frame).
+	useLayoutEffect(() => {
 		if (!token.value || me.value) return;
 		setError(null);
 		get('/me').then((u) => { me.value = u; }).catch((e) => {
@@ -162,6 +164,10 @@ addEventListener('unhandledrejection', (e) => {
 	}
 });
 
+{
+	const [a, b] = route.value.parts;
+	if (token.value && (a || 'episodes') === 'episodes' && !b) prefetchEpisodes(route.value.query);
+}
 const root = document.getElementById('app');
 root.textContent = '';         // the "Loading" placeholder
 render(html`<${App} />`, root);
