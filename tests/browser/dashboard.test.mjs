@@ -231,7 +231,10 @@ await step('search, filter and sort the list', async () => {
 	await B.fill('#ep-q', run);
 	await B.locator('table.list').getByRole('link', { name: title }).waitFor();
 	await B.selectOption('#ep-status', 'scheduled');
-	await B.waitForFunction(() => [...document.querySelectorAll('table.list tbody tr')].every((r) => r.querySelector('.st-scheduled')));
+	await B.waitForFunction(() => {
+		const rows = [...document.querySelectorAll('table.list tbody tr')];
+		return rows.length > 0 && rows.every((r) => r.querySelector('.st-scheduled'));
+	});
 	expect(await B.locator('table.list').getByRole('link', { name: title }).count() === 0, 'a draft shown under "scheduled"');
 	await B.selectOption('#ep-status', '');
 	await B.selectOption('#ep-sort', 'title');

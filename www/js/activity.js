@@ -155,7 +155,8 @@ export function ActivityScreen() {
 	const [views, setViews] = useState(false);
 	useEffect(() => {
 		if (q === f.q) return undefined;
-		const t = setTimeout(() => setQuery({ ...f, q }), 300);
+		// The filters as they are when it fires: another may have changed meanwhile.
+		const t = setTimeout(() => setQuery({ ...Object.fromEntries(route.value.query), q }), 300);
 		return () => clearTimeout(t);
 	}, [q]);
 	const set = (k) => (e) => setQuery({ ...f, [k]: e.target.value });

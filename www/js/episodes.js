@@ -95,7 +95,11 @@ export function EpisodesScreen() {
 	// Search as the user types, a quarter second after the last key.
 	useEffect(() => {
 		if (q === f.q) return undefined;
-		const t = setTimeout(() => setQuery({ ...f, q, limit: f.limit === 50 ? '' : f.limit }), 250);
+		// The filters as they are when it fires: another may have changed meanwhile.
+		const t = setTimeout(() => {
+			const now = filtersOf(route.value.query);
+			setQuery({ ...now, q, limit: now.limit === 50 ? '' : now.limit });
+		}, 250);
 		return () => clearTimeout(t);
 	}, [q]);
 
