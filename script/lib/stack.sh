@@ -180,9 +180,11 @@ migrate() {
 	"$BUILD/src/ctl/eccrctl" -c "$STACK_DIR/eccr.conf" migrate up --dir "$SRC/db/migrations"
 }
 
+# lighttpd serves the dashboard from the source tree ($SRC/www), the API
+# through eccr-fcgi, and proxies /ws to the eccr-wsd on $WSD_PORT.
 lighttpd_start() {
-	mkdir -p "$STACK_DIR/www"
 	sed -e "s|@PORT@|$HTTP_PORT|g" -e "s|@RUNDIR@|$STACK_DIR|g" \
+	    -e "s|@WWW@|$SRC/www|g" -e "s|@WSD_PORT@|${WSD_PORT:-3002}|g" \
 	    -e "s|@ECCR_FCGI@|$BUILD/src/fcgi/eccr-fcgi|g" \
 	    -e "s|@ECCR_CONFIG@|$STACK_DIR/eccr.conf|g" \
 	    "$SRC/etc/lighttpd/eccr-dev.conf.in" >"$STACK_DIR/lighttpd.conf"
@@ -253,6 +255,28 @@ wsd_stop() {
 		fi
 		rm -f "$f"
 	done
+}
+
+# Scripts the tests call to take the eccr-wsd NAME (default wsd) on PORT
+# away and back: $STACK_DIR/NAME-stop and NAME-start.
+write_wsd_scripts() {  # PORT [NAME]
+	name=${2:-wsd}
+	{
+		echo "#!/bin/bash"
+		echo "STACK_DIR='$STACK_DIR' BUILD='$BUILD'"
+		declare -f wsd_start
+		echo "wsd_start $1 $name"
+	} >"$STACK_DIR/$name-start"
+	cat >"$STACK_DIR/$name-stop" <<EOS
+#!/bin/bash
+f="$STACK_DIR/$name.pid"
+[ -s "\$f" ] || exit 0
+pid=\$(cat "\$f")
+kill -TERM "\$pid" 2>/dev/null || exit 0
+for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
+rm -f "\$f"
+EOS
+	chmod +x "$STACK_DIR/$name-start" "$STACK_DIR/$name-stop"
 }
 
 # An S3-compatible store on loopback: s3rver (npm), installed by the

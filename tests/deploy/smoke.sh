@@ -52,6 +52,7 @@ substitute() {
 	    -e "s|/usr/local/sbin/eccr-fcgi|$BUILD/src/fcgi/eccr-fcgi|g" \
 	    -e "s|/etc/eccr/eccr.conf|$STACK_DIR/eccr.conf|g" \
 	    -e "s|/var/lib/eccr/files|$STACK_DIR/files|g" \
+	    -e "s|/usr/local/share/eccr/www|$STACK_DIR/dashboard|g" \
 	    -e "s|127.0.0.1:3002|127.0.0.1:$WSD_PORT|g" \
 	    -e "s|\"port\" => 3002|\"port\" => $WSD_PORT|g" \
 	    -e "s|<Directory /usr/local/sbin>|<Directory $STACK_DIR/bin>|" \
@@ -99,8 +100,13 @@ start_lighttpd() {  # [eccr-socket.conf: eccr-fcgi on its own socket]
 		start_fcgi direct
 	fi
 	substitute "$SRC/etc/lighttpd/${1:-eccr.conf}" >"$STACK_DIR/lighttpd-site.conf"
+	# The main file as Debian's has it: a document root the site replaces,
+	# index files, MIME types.
 	cat >"$STACK_DIR/lighttpd.conf" <<EOC
+server.modules = ( "mod_indexfile", "mod_access", "mod_alias", "mod_redirect" )
 server.document-root = "$STACK_DIR/www"
+index-file.names = ( "index.php", "index.html" )
+include_shell "/usr/share/lighttpd/create-mime.conf.pl"
 server.bind = "127.0.0.1"
 server.port = $HTTP_PORT
 server.errorlog = "$STACK_DIR/lighttpd-error.log"
@@ -126,6 +132,7 @@ pid $STACK_DIR/nginx.pid;
 error_log $STACK_DIR/nginx-error.log;
 events { worker_connections 256; }
 http {
+	include /etc/nginx/mime.types;
 	access_log $STACK_DIR/nginx-access.log;
 	client_body_temp_path $STACK_DIR/nginx/body;
 	fastcgi_temp_path $STACK_DIR/nginx/fastcgi;
@@ -153,6 +160,10 @@ LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
 LoadModule proxy_wstunnel_module /usr/lib/apache2/modules/mod_proxy_wstunnel.so
+LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so
+TypesConfig /etc/mime.types
 EOC
 		printf '%s\n' "$@"
 		echo "Include $STACK_DIR/apache-site.conf"
@@ -241,6 +252,28 @@ restart_fcgi() {
 	echo "deploy [$SERVER]: eccr-fcgi restarted"
 }
 
+# The dashboard at /: its page and one of its modules, each with its
+# type and the Content-Security-Policy that keeps any other code out.
+dashboard() {  # BASE
+	local path want hdr file
+	for path in / /js/app.js /vendor/preact/preact.module.js; do
+		case $path in
+		/) want='text/html' ;;
+		*) want='(text|application)/javascript' ;;
+		esac
+		hdr=$(curl -fsS -D - -o "$STACK_DIR/static.out" "$1$path") || fail "GET $path"
+		grep -qiE "^content-type: $want" <<<"$hdr" || fail "GET $path: not $want: $hdr"
+		grep -qi "^content-security-policy: default-src 'self'; connect-src 'self' ws: wss:" <<<"$hdr" ||
+			fail "GET $path: no Content-Security-Policy: $hdr"
+		file="$SRC/www$path"
+		[ "$path" != / ] || file="$SRC/www/index.html"
+		cmp -s "$STACK_DIR/static.out" "$file" || fail "GET $path: not the file's bytes"
+	done
+	# A file that is not there is a 404 from the server, not eccr-fcgi's.
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' "$1/js/nothing.js")" = 404 ] || fail "a missing file is not 404"
+	echo "deploy [$SERVER]: the dashboard at / (page and modules, with the CSP)"
+}
+
 # The same story through every server.
 scenario() {
 	local base="http://127.0.0.1:$HTTP_PORT" api token auth ep fid url job st i body probe
@@ -250,6 +283,7 @@ scenario() {
 	auth="Authorization: Bearer $token"
 
 	[ "$(curl -fsS "$base/health" | jq -r .status)" = ok ] || fail "health"
+	dashboard "$base"
 	ep=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' \
 		-d '{"title":"Smoke test","categories":["smoke"]}' "$api/episodes" | jq -r .id)
 	[ -n "$ep" ] && [ "$ep" != null ] || fail "create episode"
@@ -350,6 +384,10 @@ pg_init
 pg_start
 pg_createdb eccr
 plugins_dir_setup
+# The dashboard's files where make install would put them, readable by
+# the servers' unprivileged users.
+cp -r "$SRC/www" "$STACK_DIR/dashboard"
+chmod -R a+rX "$STACK_DIR/dashboard"
 configure none
 migrate >/dev/null
 worker_start
