@@ -738,8 +738,8 @@ Test(config, reference_file)
 	}
 	fclose(in);
 	fclose(out);
-	/* 48 core keys in the schema, each shown once. */
-	cr_assert_eq(keys, 48, "%d commented core keys", keys);
+	/* 49 core keys in the schema, each shown once. */
+	cr_assert_eq(keys, 49, "%d commented core keys", keys);
 
 	reset();
 	cr_assert_eq(eccr_config_load(&cfg, conf, err, sizeof err), 0, "%s", err);
@@ -750,6 +750,7 @@ Test(config, reference_file)
 	cr_assert_str_eq(cfg.server.public_url, def.server.public_url);
 	cr_assert_eq(cfg.server.threads, def.server.threads);
 	cr_assert_eq(cfg.server.max_body_bytes, def.server.max_body_bytes);
+	cr_assert_eq(cfg.server.idempotency_ttl_s, def.server.idempotency_ttl_s);
 	cr_assert_str_eq(cfg.auth.jwt_algorithms, def.auth.jwt_algorithms);
 	cr_assert_eq(cfg.auth.leeway_s, def.auth.leeway_s);
 	cr_assert_null(cfg.auth.jwt_secret_file);
