@@ -63,6 +63,7 @@ int eccr_notifications_register(void)
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (eccr_db_register(all[i]) != 0)
 			return -1;
+	/* POST /notifications (announcements.c) belongs to the same resource. */
 	return eccr_announcements_register();
 }
 
