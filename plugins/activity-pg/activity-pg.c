@@ -1,7 +1,12 @@
 /* activity-pg - the audit trail: every event with an activity action of
  * API.md becomes one row of activity_logs, keyed by the event id so a
- * redelivery changes nothing; and the reads behind GET /activity,
- * GET /episodes/{id}/activity and GET /activity/stats.
+ * redelivery changes nothing; and the reads behind GET /activity (with its
+ * full-text search, q), GET /episodes/{id}/activity and GET /activity/stats.
+ *
+ * A row keeps what it names for the search: subject (the episode's title,
+ * the file's name, the job's type, the announcement's title) and the
+ * actor's name; PostgreSQL derives the indexed tsvector from them
+ * (migration 0007).
  *
  * [plugin.activity-pg]
  * conninfo =          ; default: the core's database.conninfo
@@ -51,7 +56,7 @@ static const struct {
 	{ "job_started", "START" }, { "job_completed", "COMPLETE" },
 	{ "job_retry", "RETRY" }, { "job_failed", "FAILED" },
 	{ "file_uploaded", "CREATE" }, { "file_deleted", "DELETE" },
-	{ "file_download", "DOWNLOAD" },
+	{ "file_download", "DOWNLOAD" }, { "announcement", "CREATE" },
 };
 
 static const char *action_of(const char *type)
@@ -62,6 +67,15 @@ static const char *action_of(const char *type)
 		if (strcmp(actions[i].type, type) == 0)
 			return actions[i].action;
 	return NULL;
+}
+
+/* A search of stop words only, or of punctuation, makes PostgreSQL say so
+ * with a NOTICE; it matches nothing, which is the answer, not news for
+ * the log. */
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
 }
 
 static PGconn *connect_db(struct activity *a)
@@ -85,6 +99,7 @@ static PGconn *connect_db(struct activity *a)
 		return NULL;
 	}
 	a->down_logged = 0;
+	PQsetNoticeProcessor(c, ignore_notice, NULL);
 	return c;
 }
 
@@ -118,11 +133,13 @@ static int activity_init(const struct eccr_host *host, void **state)
 	 * every event.  An unreachable database is not fatal: it is retried. */
 	if ((c = ensure(a, &a->emit_conn)) == NULL)
 		return 0;
-	res = PQexec(c, "SELECT to_regclass('activity_logs') IS NOT NULL");
+	res = PQexec(c, "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+	    " to_regclass('activity_logs') AND attname = 'search' AND NOT attisdropped)");
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!ok) {
-		host->log(host, ECCR_PLUGIN_LOG_ERR, "table activity_logs is missing: run eccrctl migrate up");
+		host->log(host, ECCR_PLUGIN_LOG_ERR, "table activity_logs is missing or older than "
+		    "migration 0007: run eccrctl migrate up");
 		PQfinish(a->emit_conn);
 		free(a->conninfo);
 		free(a);
@@ -135,7 +152,7 @@ static int activity_emit(void *state, const struct eccr_event *ev)
 {
 	struct activity *a = state;
 	const char *action = action_of(ev->type);
-	const char *p[8];
+	const char *p[9];
 	PGresult *res;
 	PGconn *c;
 	int rc;
@@ -152,10 +169,14 @@ static int activity_emit(void *state, const struct eccr_event *ev)
 	p[5] = ev->episode_id;
 	p[6] = ev->data_json;
 	p[7] = ev->occurred_at;
+	p[8] = ev->actor_name;
 	res = PQexecParams(c, "INSERT INTO activity_logs (event_id, user_id, action, resource_type,"
-	    " resource_id, episode_id, metadata, created_at)"
-	    " VALUES ($1::bigint, $2, $3, $4, $5, $6::uuid, $7::jsonb, $8::timestamptz)"
-	    " ON CONFLICT (event_id) DO NOTHING", 8, NULL, p, NULL, NULL, 0);
+	    " resource_id, episode_id, metadata, created_at, actor_name, subject)"
+	    " VALUES ($1::bigint, $2, $3, $4, $5, $6::uuid, $7::jsonb, $8::timestamptz,"
+	    "  NULLIF($9, ''), CASE $4 WHEN 'episode' THEN $7::jsonb->>'title'"
+	    "   WHEN 'file' THEN $7::jsonb->>'name' WHEN 'job' THEN $7::jsonb->>'type'"
+	    "   WHEN 'announcement' THEN $7::jsonb->>'title' END)"
+	    " ON CONFLICT (event_id) DO NOTHING", 9, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		rc = ECCR_EMIT_OK;
 	} else {
@@ -228,14 +249,17 @@ static int parse_cursor(const char *s, char *micros, char *id)
 	return 1;
 }
 
-#define LIST_SQL \
-	"SELECT json_build_object('id', a.id::text, 'event_id', a.event_id::text," \
+/* An entry as the API shows it, and its cursor. */
+#define ENTRY_COLUMNS \
+	"json_build_object('id', a.id::text, 'event_id', a.event_id::text," \
 	" 'user_id', a.user_id, 'action', a.action, 'resource_type', a.resource_type," \
 	" 'resource_id', a.resource_id, 'episode_id', a.episode_id, 'metadata', a.metadata," \
 	" 'created_at', to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text," \
-	" (extract(epoch FROM a.created_at) * 1000000)::bigint::text || '.' || a.id::text" \
-	" FROM activity_logs a" \
-	" WHERE ($1::text IS NULL OR a.user_id = $1)" \
+	" (extract(epoch FROM a.created_at) * 1000000)::bigint::text || '.' || a.id::text"
+
+/* The filters of GET /activity, $1..$9; $10 is the limit. */
+#define FILTERS \
+	" ($1::text IS NULL OR a.user_id = $1)" \
 	"   AND ($2::text IS NULL OR a.action = $2)" \
 	"   AND ($3::text IS NULL OR a.resource_type = $3)" \
 	"   AND ($4::text IS NULL OR a.resource_id = $4)" \
@@ -243,8 +267,38 @@ static int parse_cursor(const char *s, char *micros, char *id)
 	"   AND ($6::timestamptz IS NULL OR a.created_at >= $6::timestamptz)" \
 	"   AND ($7::timestamptz IS NULL OR a.created_at < $7::timestamptz)" \
 	"   AND ($8::bigint IS NULL OR (a.created_at, a.id) <" \
-	"        ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::bigint))" \
-	" ORDER BY a.created_at DESC, a.id DESC LIMIT $10::int"
+	"        ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::bigint))"
+
+#define NEWEST_FIRST " ORDER BY a.created_at DESC, a.id DESC"
+
+#define LIST_SQL \
+	"SELECT " ENTRY_COLUMNS " FROM activity_logs a WHERE" FILTERS NEWEST_FIRST " LIMIT $10::int"
+
+/* The search ($11), in two steps, because the GIN index finds the matches
+ * but not the newest ones, and PostgreSQL's guess between the two plans
+ * goes badly wrong for a word that is common but not lately (a colleague
+ * who left): walking back from the newest row then reads the whole table.
+ * 1. near: walk the newest SEARCH_WALK_ROWS rows that pass the other
+ *    filters, stopping at a page of matches: a common word ends here.
+ * 2. far, only when near found less than a page: every match through the
+ *    GIN index, sorted; its cost follows the word's matches, never the
+ *    table's size.  Figures: docs/performance.md. */
+#define SEARCH_WALK_ROWS "5000"
+#define TSQUERY "websearch_to_tsquery('simple', $11)"
+#define SEARCH_SQL \
+	"WITH near AS MATERIALIZED (" \
+	"  SELECT w.id, w.created_at FROM (" \
+	"   SELECT a.id, a.created_at, a.search FROM activity_logs a WHERE" FILTERS NEWEST_FIRST \
+	"   LIMIT " SEARCH_WALK_ROWS ") w" \
+	"  WHERE w.search @@ " TSQUERY " ORDER BY w.created_at DESC, w.id DESC LIMIT $10::int)," \
+	" far AS MATERIALIZED (" \
+	"  SELECT a.id, a.created_at FROM activity_logs a" \
+	"  WHERE (SELECT count(*) FROM near) < $10::int AND" FILTERS \
+	"    AND a.search @@ " TSQUERY ")," \
+	" hits AS (" \
+	"  SELECT id FROM near WHERE (SELECT count(*) FROM near) >= $10::int" \
+	"  UNION ALL (SELECT id FROM far ORDER BY created_at DESC, id DESC LIMIT $10::int))" \
+	"SELECT " ENTRY_COLUMNS " FROM hits h JOIN activity_logs a ON a.id = h.id" NEWEST_FIRST
 
 static char *dup_msg(const char *m)
 {
@@ -265,7 +319,7 @@ static int bad_args_from(PGresult *res, char **out)
 static int list(struct activity *a, json_object *args, char **out)
 {
 	char micros[24] = "", id[24] = "", limit[8];
-	const char *p[10];
+	const char *p[11];
 	json_object *lim;
 	int64_t n = LIMIT_DEFAULT;
 	int rc, i, rows;
@@ -291,9 +345,11 @@ static int list(struct activity *a, json_object *args, char **out)
 	p[7] = rc ? micros : NULL;
 	p[8] = rc ? id : NULL;
 	p[9] = limit;
+	p[10] = arg(args, "q");
 	if ((c = pool_get(a)) == NULL)
 		return ECCR_QUERY_UNAVAILABLE;
-	res = PQexecParams(c, LIST_SQL, 10, NULL, p, NULL, NULL, 0);
+	res = p[10] != NULL ? PQexecParams(c, SEARCH_SQL, 11, NULL, p, NULL, NULL, 0)
+	    : PQexecParams(c, LIST_SQL, 10, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = bad_args_from(res, out);
 		PQclear(res);
@@ -322,6 +378,45 @@ static int list(struct activity *a, json_object *args, char **out)
 	return ECCR_QUERY_OK;
 }
 
+#define STATS_DAYS_MAX 366
+
+/* Counts over [since, until) (defaults: until now, since 30 days before
+ * until), by action, by resource type and by UTC day: every day the
+ * interval touches, days without activity included.  Row 0: "ok",
+ * "reversed" or "too_long", and the document when ok; nothing is counted
+ * unless the interval is valid. */
+#define STATS_SQL \
+	"WITH r AS (SELECT coalesce($2::timestamptz, u - interval '30 days') AS since, u AS until" \
+	"           FROM (SELECT coalesce($3::timestamptz, now()) AS u) x)," \
+	" d AS (SELECT g::date AS day FROM r, generate_series(" \
+	"        date_trunc('day', r.since AT TIME ZONE 'UTC')," \
+	"        date_trunc('day', (r.until AT TIME ZONE 'UTC') - interval '1 microsecond')," \
+	"        interval '1 day') g WHERE r.since < r.until)," \
+	" chk AS (SELECT CASE WHEN r.since > r.until THEN 'reversed'" \
+	"                     WHEN (SELECT count(*) FROM d) > " STATS_DAYS_MAX_S " THEN 'too_long'" \
+	"                     ELSE 'ok' END AS v FROM r)," \
+	/* One pass over the rows: counts per day, action and resource type. */ \
+	" g AS MATERIALIZED (SELECT (a.created_at AT TIME ZONE 'UTC')::date AS day, a.action," \
+	"        a.resource_type, count(*) AS n FROM activity_logs a, r" \
+	"   WHERE (SELECT v FROM chk) = 'ok' AND ($1::text IS NULL OR a.user_id = $1)" \
+	"     AND a.created_at >= r.since AND a.created_at < r.until GROUP BY 1, 2, 3)," \
+	" per_day AS (SELECT day, action, sum(n) AS n FROM g GROUP BY day, action)," \
+	" days AS (SELECT d.day, coalesce(sum(p.n), 0) AS total," \
+	"          coalesce(json_object_agg(p.action, p.n) FILTER (WHERE p.action IS NOT NULL)," \
+	"                   '{}'::json) AS by_action" \
+	"          FROM d LEFT JOIN per_day p ON p.day = d.day GROUP BY d.day)" \
+	"SELECT (SELECT v FROM chk), CASE WHEN (SELECT v FROM chk) = 'ok' THEN json_build_object(" \
+	"  'total', (SELECT coalesce(sum(n), 0) FROM g)," \
+	"  'by_action', coalesce((SELECT json_object_agg(action, n) FROM" \
+	"     (SELECT action, sum(n) AS n FROM g GROUP BY action) x), '{}'::json)," \
+	"  'by_resource_type', coalesce((SELECT json_object_agg(resource_type, n) FROM" \
+	"     (SELECT resource_type, sum(n) AS n FROM g GROUP BY resource_type) y), '{}'::json)," \
+	"  'by_day', coalesce((SELECT json_agg(json_build_object('day', to_char(day, 'YYYY-MM-DD')," \
+	"     'total', total, 'by_action', by_action) ORDER BY day) FROM days), '[]'::json))::text END"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define STATS_DAYS_MAX_S STR(STATS_DAYS_MAX)
+
 static int stats(struct activity *a, json_object *args, char **out)
 {
 	const char *p[3] = { arg(args, "user_id"), arg(args, "since"), arg(args, "until") };
@@ -331,22 +426,17 @@ static int stats(struct activity *a, json_object *args, char **out)
 
 	if ((c = pool_get(a)) == NULL)
 		return ECCR_QUERY_UNAVAILABLE;
-	res = PQexecParams(c,
-	    "WITH f AS (SELECT action, resource_type FROM activity_logs"
-	    "  WHERE ($1::text IS NULL OR user_id = $1)"
-	    "    AND ($2::timestamptz IS NULL OR created_at >= $2::timestamptz)"
-	    "    AND ($3::timestamptz IS NULL OR created_at < $3::timestamptz))"
-	    " SELECT json_build_object("
-	    "  'total', (SELECT count(*) FROM f),"
-	    "  'by_action', coalesce((SELECT json_object_agg(action, n) FROM"
-	    "     (SELECT action, count(*) AS n FROM f GROUP BY action) x), '{}'::json),"
-	    "  'by_resource_type', coalesce((SELECT json_object_agg(resource_type, n) FROM"
-	    "     (SELECT resource_type, count(*) AS n FROM f GROUP BY resource_type) y), '{}'::json))::text",
-	    3, NULL, p, NULL, NULL, 0);
+	res = PQexecParams(c, STATS_SQL, 3, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = bad_args_from(res, out);
+	} else if (strcmp(PQgetvalue(res, 0, 0), "reversed") == 0) {
+		*out = dup_msg("since must not be after until");
+		rc = ECCR_QUERY_BAD_ARGS;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "too_long") == 0) {
+		*out = dup_msg("by_day would hold more than " STATS_DAYS_MAX_S " days: narrow since and until");
+		rc = ECCR_QUERY_BAD_ARGS;
 	} else {
-		*out = strdup(PQgetvalue(res, 0, 0));
+		*out = strdup(PQgetvalue(res, 0, 1));
 		rc = *out ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
 	}
 	PQclear(res);

@@ -24,6 +24,9 @@
  * username = eccr
  * password_file = /etc/eccr/smtp-password
  * subject_episode_created = [ECCR] New episode: {name}
+ *
+ * An admin's announcement (type announcement) is mailed the same way; its
+ * message keeps its line breaks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +65,7 @@ static const struct {
 	{ "job_created", "subject_job_created", "[ECCR] Job queued: {name}" },
 	{ "job_completed", "subject_job_completed", "[ECCR] Job completed: {name}" },
 	{ "job_failed", "subject_job_failed", "[ECCR] Job failed: {name}" },
+	{ "announcement", "subject_announcement", "[ECCR] Announcement: {title}" },
 	{ NULL, "subject_default", "[ECCR] {title}" },
 };
 #define NSUBJECTS (sizeof subjects / sizeof subjects[0])
@@ -88,6 +92,7 @@ static const struct eccr_plugin_option options[] = {
 	{ "subject_job_created", ECCR_OPT_STRING, NULL, 0, 0, SUBJECT_DOC },
 	{ "subject_job_completed", ECCR_OPT_STRING, NULL, 0, 0, SUBJECT_DOC },
 	{ "subject_job_failed", ECCR_OPT_STRING, NULL, 0, 0, SUBJECT_DOC },
+	{ "subject_announcement", ECCR_OPT_STRING, NULL, 0, 0, SUBJECT_DOC },
 	{ "subject_default", ECCR_OPT_STRING, NULL, 0, 0, SUBJECT_DOC " (other types)" },
 	{ NULL, 0, NULL, 0, 0, NULL }
 };
@@ -312,12 +317,36 @@ static void add_link(struct ne_buf *b, const struct mailer *m, const struct mail
 		ne_buf_adds(b, id);
 }
 
+/* text wrapped line by line: an announcement's paragraphs stay apart. */
+static void add_paragraphs(struct ne_buf *b, const char *text)
+{
+	struct ne_buf copy = { 0 };
+
+	ne_buf_adds(&copy, text);
+	if (copy.oom)
+		b->oom = true;
+	if (copy.oom || copy.p == NULL)   /* nothing to say: no lines */
+		return;
+	for (char *s = copy.p, *nl; s != NULL; s = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(s, '\n')) != NULL)
+			*nl = '\0';
+		if (nl != NULL && nl > s && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (*s == '\0')
+			ne_buf_adds(b, "\r\n");
+		else
+			ne_wrap(b, s, 76);
+	}
+	ne_buf_free(&copy);
+}
+
 static void add_body(struct ne_buf *b, const struct mailer *m, const struct mail *ml,
     const struct eccr_event *ev, const char *actor)
 {
 	struct ne_buf line = { 0 };
+	bool announcement = strcmp(ml->type, "announcement") == 0;
 
-	ne_wrap(b, ml->message, 76);
+	add_paragraphs(b, ml->message);
 	ne_buf_adds(b, "\r\n");
 	ne_buf_adds(&line, "What: ");
 	ne_buf_adds(&line, ml->title);
@@ -342,8 +371,9 @@ static void add_body(struct ne_buf *b, const struct mailer *m, const struct mail
 		}
 	}
 	ne_buf_free(&line);
-	ne_buf_adds(b, "\r\n-- \r\nYou receive this because you watch the episode or took part "
-	    "in the change.\r\nPreferences: ");
+	ne_buf_adds(b, announcement ? "\r\n-- \r\nYou receive this because an administrator "
+	    "sent this announcement to you.\r\nPreferences: " : "\r\n-- \r\nYou receive this "
+	    "because you watch the episode or took part in the change.\r\nPreferences: ");
 	ne_buf_adds(b, m->link_base);
 	ne_buf_adds(b, "/me/preferences\r\n");
 }

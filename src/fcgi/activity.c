@@ -14,6 +14,7 @@
 #include "util.h"
 
 #define TEXT_MAX 200
+#define Q_MAX 500      /* API.md: q is at most 500 characters */
 
 static const char *const action_names[] = {
 	"CREATE", "UPDATE", "DELETE", "VIEW", "DOWNLOAD", "RETRY", "CANCEL",
@@ -21,7 +22,9 @@ static const char *const action_names[] = {
 };
 
 /* The resources of the audited events of API.md's event table. */
-static const char *const resource_types[] = { "episode", "file", "job", "worker", NULL };
+static const char *const resource_types[] = {
+	"episode", "file", "job", "worker", "announcement", NULL
+};
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -48,6 +51,26 @@ static bool text_arg(struct eccr_ctx *c, json_object *args, const char *name)
 		return false;
 	}
 	json_object_object_add(args, name, json_object_new_string_len(v, (int)len));
+	return true;
+}
+
+/* q: full text over what the entries name; an empty q is no search, as
+ * in GET /episodes. */
+static bool search_arg(struct eccr_ctx *c, json_object *args)
+{
+	size_t len;
+	const char *v = eccr_query_get(&c->req, "q", &len);
+	long chars;
+
+	if (v == NULL || len == 0)
+		return true;
+	chars = eccr_utf8_len(v, len);
+	if (chars < 1 || chars > Q_MAX || eccr_has_control(v, len)) {
+		eccr_problem(&c->req, 400, "bad_request", "q must be at most %d characters of text",
+		    Q_MAX);
+		return false;
+	}
+	json_object_object_add(args, "q", json_object_new_string_len(v, (int)len));
 	return true;
 }
 
@@ -137,13 +160,13 @@ void eccr_activity_list(struct eccr_ctx *c)
 		    "DELETE, VIEW, DOWNLOAD, RETRY, CANCEL, COMPLETE, FAILED, START");
 	} else if (rt != NULL && !in_list(rt, resource_types)) {
 		eccr_problem(&c->req, 400, "bad_request",
-		    "resource_type must be one of episode, file, job, worker");
+		    "resource_type must be one of episode, file, job, worker, announcement");
 	} else if (ep != NULL && !eccr_uuid_normalize(ep, id)) {
 		eccr_problem(&c->req, 400, "bad_request", "episode_id must be a UUID");
 	} else if (own_actions_only(c, args) && text_arg(c, args, "action") &&
 	    text_arg(c, args, "resource_type") && text_arg(c, args, "resource_id") &&
-	    time_arg(c, args, "since") && time_arg(c, args, "until") && paging_args(c, args) &&
-	    eccr_no_unknown_query(c)) {
+	    time_arg(c, args, "since") && time_arg(c, args, "until") && search_arg(c, args) &&
+	    paging_args(c, args) && eccr_no_unknown_query(c)) {
 		if (ep != NULL)
 			json_object_object_add(args, "episode_id", json_object_new_string(id));
 		ask(c, "activity.list", args);
@@ -193,7 +216,8 @@ void eccr_activity_episode(struct eccr_ctx *c)
 		return;
 	args = json_object_new_object();
 	json_object_object_add(args, "episode_id", json_object_new_string(id));
-	if (paging_args(c, args) && eccr_no_unknown_query(c) && episode_known(c, id))
+	if (search_arg(c, args) && paging_args(c, args) && eccr_no_unknown_query(c) &&
+	    episode_known(c, id))
 		ask(c, "activity.list", args);
 	json_object_put(args);
 }

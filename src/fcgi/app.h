@@ -126,12 +126,14 @@ void eccr_notifications_unread_count(struct eccr_ctx *c);
 void eccr_notifications_read(struct eccr_ctx *c);
 void eccr_notifications_read_all(struct eccr_ctx *c);
 void eccr_notifications_delete(struct eccr_ctx *c);
+void eccr_notifications_announce(struct eccr_ctx *c);   /* announcements.c */
 void eccr_me_get(struct eccr_ctx *c);
 void eccr_me_preferences_get(struct eccr_ctx *c);
 void eccr_me_preferences_put(struct eccr_ctx *c);
 void eccr_episodes_watch(struct eccr_ctx *c);
 void eccr_episodes_unwatch(struct eccr_ctx *c);
 int eccr_notifications_register(void);
+int eccr_announcements_register(void);
 int eccr_me_register(void);
 int eccr_activity_register(void);
 

@@ -4,9 +4,11 @@
  * POST /notifications/read-all and DELETE /notifications/{id}.
  *
  * The rows are written by the database in the transaction of the change
- * (migration 0005); here they are only read, marked and deleted.  Every
- * statement is scoped to the caller's user id, so another user's
- * notification is indistinguishable from none: 404. */
+ * (migration 0005), or by an admin's announcement (announcements.c); here
+ * they are only read, marked and deleted.  Every statement is scoped to the
+ * caller's user id, so another user's notification is indistinguishable
+ * from none: 404.  So is an announcement past its expires_at: gone from
+ * the list and the count, and not to be marked or deleted any more. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,37 +19,40 @@
 #define CURSOR_MAX 32
 #define CURSOR_CODE 'N'
 
+/* The caller's live notifications (alias n). */
+#define MINE_LIVE " n.user_id = $1 AND (n.expires_at IS NULL OR n.expires_at > now())"
+
 /* $1 user, $2 unread only, $3 cursor seq (NULL: first page), $4 limit. */
 static struct eccr_stmt st_list = {
 	.sql = "SELECT eccr_notification_json(n), n.seq FROM notifications n"
-	       " WHERE n.user_id = $1 AND (NOT $2::boolean OR n.read_at IS NULL)"
+	       " WHERE" MINE_LIVE " AND (NOT $2::boolean OR n.read_at IS NULL)"
 	       "   AND ($3::bigint IS NULL OR n.seq < $3::bigint)"
 	       " ORDER BY n.seq DESC LIMIT $4::int",
 	.nparams = 4, .flags = ECCR_STMT_READ,
 };
 
 static struct eccr_stmt st_unread = {
-	.sql = "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+	.sql = "SELECT count(*) FROM notifications n WHERE" MINE_LIVE " AND n.read_at IS NULL",
 	.nparams = 1, .flags = ECCR_STMT_READ,
 };
 
 /* Reading twice keeps the first read_at. */
 static struct eccr_stmt st_read = {
-	.sql = "UPDATE notifications SET read_at = coalesce(read_at, now())"
-	       " WHERE id = $1::uuid AND user_id = $2"
-	       " RETURNING eccr_notification_json(notifications)",
+	.sql = "UPDATE notifications n SET read_at = coalesce(n.read_at, now())"
+	       " WHERE n.id = $2::uuid AND" MINE_LIVE
+	       " RETURNING eccr_notification_json(n)",
 	.nparams = 2,
 };
 
 static struct eccr_stmt st_read_all = {
-	.sql = "WITH u AS (UPDATE notifications SET read_at = now()"
-	       "           WHERE user_id = $1 AND read_at IS NULL RETURNING 1)"
+	.sql = "WITH u AS (UPDATE notifications n SET read_at = now()"
+	       "           WHERE" MINE_LIVE " AND n.read_at IS NULL RETURNING 1)"
 	       " SELECT count(*) FROM u",
 	.nparams = 1,
 };
 
 static struct eccr_stmt st_delete = {
-	.sql = "DELETE FROM notifications WHERE id = $1::uuid AND user_id = $2",
+	.sql = "DELETE FROM notifications n WHERE n.id = $2::uuid AND" MINE_LIVE,
 	.nparams = 2,
 };
 
@@ -58,7 +63,8 @@ int eccr_notifications_register(void)
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (eccr_db_register(all[i]) != 0)
 			return -1;
-	return 0;
+	/* POST /notifications (announcements.c) belongs to the same resource. */
+	return eccr_announcements_register();
 }
 
 /* A cursor is base64url("N|<seq>"). */
@@ -172,7 +178,7 @@ void eccr_notifications_unread_count(struct eccr_ctx *c)
 static PGresult *own_notification(struct eccr_ctx *c, struct eccr_stmt *st)
 {
 	char id[37];
-	const char *params[2] = { id, c->req.who.sub };
+	const char *params[2] = { c->req.who.sub, id };   /* $1 as in MINE_LIVE */
 	PGresult *res;
 	enum eccr_db_err e;
 

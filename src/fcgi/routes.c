@@ -33,6 +33,7 @@ const struct eccr_route eccr_api_routes[] = {
 	{ ECCR_POST, "jobs/{}/retry", H(eccr_jobs_retry), "jobs.retry" },
 	{ ECCR_POST, "jobs/{}/cancel", H(eccr_jobs_cancel), "jobs.cancel" },
 	{ ECCR_GET, "notifications", H(eccr_notifications_list), "notifications.list" },
+	{ ECCR_POST, "notifications", H(eccr_notifications_announce), "notifications.announce" },
 	{ ECCR_GET, "notifications/unread-count", H(eccr_notifications_unread_count),
 	  "notifications.unread_count" },
 	{ ECCR_POST, "notifications/read-all", H(eccr_notifications_read_all),

@@ -405,6 +405,43 @@ bool eccr_date_valid(const char *s, size_t n)
 	return d <= max;
 }
 
+static bool all_digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int two_digits(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+bool eccr_rfc3339_valid(const char *s, size_t n)
+{
+	size_t i = 19;
+
+	if (n < 20 || n > 64 || !eccr_date_valid(s, 10) ||
+	    (s[10] != 'T' && s[10] != 't') || !all_digits(s + 11, 2) || s[13] != ':' ||
+	    !all_digits(s + 14, 2) || s[16] != ':' || !all_digits(s + 17, 2) ||
+	    two_digits(s + 11) > 23 || two_digits(s + 14) > 59 || two_digits(s + 17) > 59)
+		return false;
+	if (s[i] == '.') {
+		size_t start = ++i;
+
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start || i - start > 9)
+			return false;
+	}
+	if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z'))
+		return true;
+	return i + 6 == n && (s[i] == '+' || s[i] == '-') && all_digits(s + i + 1, 2) &&
+	    s[i + 3] == ':' && all_digits(s + i + 4, 2) && two_digits(s + i + 1) <= 23 &&
+	    two_digits(s + i + 4) <= 59;
+}
+
 bool eccr_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	bool neg = false;

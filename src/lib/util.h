@@ -60,6 +60,10 @@ long eccr_b64url_decode(const char *in, size_t n, unsigned char *out, size_t out
 void eccr_rfc3339_ms(const struct timespec *ts, char out[25]);
 /* Valid calendar date "YYYY-MM-DD" (years 0001..9999). */
 bool eccr_date_valid(const char *s, size_t n);
+/* RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), every
+ * field range-checked, at most 9 fraction digits: what PostgreSQL's
+ * timestamptz then parses without surprises. */
+bool eccr_rfc3339_valid(const char *s, size_t n);
 /* Parse a full decimal int64 (no sign unless allow_negative, no spaces). */
 bool eccr_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 

@@ -774,3 +774,345 @@ Test(api, notification_events_go_out_with_their_change)
 		usleep(100000);
 	cr_assert_eq(same, 1);
 }
+
+/* ------------------------------------------------------------ announcements */
+
+/* The user exists for ECCR once they acted: storing preferences is acting. */
+static void seen(const struct user *u, const char *prefs)
+{
+	put_prefs(u, prefs != NULL ? prefs : "{}");
+}
+
+/* POST /notifications as u; returns the response. */
+static struct resp *announce(const struct user *u, const char *json)
+{
+	return http_json("POST", "/notifications", u->tok, json);
+}
+
+static long announcements_of(const struct user *u, const char *title)
+{
+	return db_count("SELECT count(*) FROM notifications WHERE user_id = $1"
+	    " AND type = 'announcement' AND title = $2", u->id, title, NULL);
+}
+
+static long unread_count(const struct user *u)
+{
+	struct resp *r = http_json("GET", "/notifications/unread-count", u->tok, NULL);
+	json_object *v;
+	long n;
+
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert(json_object_object_get_ex(r->json, "count", &v));
+	n = (long)json_object_get_int64(v);
+	resp_free(r);
+	return n;
+}
+
+Test(announce, reaches_exactly_its_recipients_inbox_room_and_mail)
+{
+	struct user adm, alice, bob, carol;
+	char title[128], body[1024], want[512], *m[4], *ev;
+	struct resp *r;
+	json_object *items, *n0, *v;
+
+	user(&adm, "adm", "Ada Admin", "admin", true);
+	user(&alice, "alice", "Alice", "viewer", true);
+	user(&bob, "bob", "Bob", "editor", true);
+	user(&carol, "carol", "Carol", "editor", true);
+	seen(&adm, NULL);
+	seen(&alice, NULL);
+	seen(&bob, "{\"email_notifications\":false}");
+	seen(&carol, NULL);
+	cr_assert_eq(unread_count(&alice), 0);
+	snprintf(title, sizeof title, "Maintenance %s", uniq());
+	snprintf(body, sizeof body, "{\"title\":\"%s\",\"message\":\"Saturday 06:00 UTC.\\n\\n"
+	    "Save your work first.\",\"recipients\":[\"%s\",\"%s\",\"%s\"]}", title, alice.id,
+	    bob.id, adm.id);
+	r = announce(&adm, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(r->body, "{\"created\":3}");
+	resp_free(r);
+
+	/* in-app: exactly the three named, the admin too since named */
+	cr_assert_eq(announcements_of(&alice, title), 1);
+	cr_assert_eq(announcements_of(&bob, title), 1);
+	cr_assert_eq(announcements_of(&adm, title), 1);
+	cr_assert_eq(announcements_of(&carol, title), 0);
+	cr_assert_eq(unread_count(&alice), 1);
+	r = http_json("GET", "/notifications", alice.tok, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert(json_object_object_get_ex(r->json, "items", &items));
+	cr_assert_eq(json_object_array_length(items), 1);
+	n0 = json_object_array_get_idx(items, 0);
+	cr_assert(json_object_object_get_ex(n0, "type", &v));
+	cr_assert_str_eq(json_object_get_string(v), "announcement");
+	cr_assert(json_object_object_get_ex(n0, "title", &v));
+	cr_assert_str_eq(json_object_get_string(v), title);
+	cr_assert(json_object_object_get_ex(n0, "message", &v));
+	cr_assert_str_eq(json_object_get_string(v), "Saturday 06:00 UTC.\n\nSave your work first.");
+	cr_assert(json_object_object_get_ex(n0, "resource_type", &v));
+	cr_assert_str_eq(json_object_get_string(v), "announcement");
+	cr_assert(json_object_object_get_ex(n0, "expires_at", &v));
+	cr_assert_null(v);
+	resp_free(r);
+
+	/* one announcement event; one notification_created per recipient,
+	 * caused by it, for that recipient's room (user_id) */
+	ev = db_scalar("SELECT id::text FROM events WHERE type = 'announcement'"
+	    " AND data->>'title' = $1 AND actor_id = $2", title, adm.id, NULL);
+	cr_assert_not_null(ev);
+	cr_assert_eq(db_count("SELECT count(*) FROM events e JOIN notifications n"
+	    " ON n.id::text = e.resource_id WHERE e.type = 'notification_created'"
+	    " AND e.caused_by = $1::bigint AND e.data->>'user_id' = n.user_id"
+	    " AND e.episode_id IS NULL AND n.event_id = $1::bigint", ev, NULL), 3);
+	/* delivered with it, by the dispatcher of the request */
+	cr_assert_eq(db_wait("SELECT count(*) FROM events WHERE (id = $1::bigint OR"
+	    " caused_by = $1::bigint) AND delivered_at IS NOT NULL", ev, 4), 4);
+	/* audited, and found by its title */
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE event_id = $1::bigint"
+	    " AND action = 'CREATE' AND resource_type = 'announcement'", ev, 1), 1);
+	cr_assert_eq(db_count("SELECT count(*) FROM activity_logs WHERE event_id = $1::bigint"
+	    " AND subject = $2 AND search @@ websearch_to_tsquery('simple', $2)", ev, title,
+	    NULL), 1);
+
+	/* e-mail: alice only; bob turned e-mail off, the admin acted, carol
+	 * was not named */
+	cr_assert_eq(wait_mails(alice.email, 1, 20), 1);
+	cr_assert_eq(mails_to(alice.email, m, 4), 1);
+	snprintf(want, sizeof want, "[ECCR] Announcement: %s", title);
+	cr_assert_str_eq(header(m[0], "Subject"), want);
+	cr_assert_not_null(strstr(m[0], "\r\n\r\nSaturday 06:00 UTC.\r\n\r\nSave your work first.\r\n"),
+	    "%s", m[0]);
+	cr_assert_not_null(strstr(m[0], "Who: Ada Admin"), "%s", m[0]);
+	cr_assert_not_null(strstr(m[0], "an administrator sent this announcement"), "%s", m[0]);
+	snprintf(want, sizeof want, "Link: %s/notifications\r\n", getenv("ECCR_TEST_URL"));
+	cr_assert_not_null(strstr(m[0], want), "%s", m[0]);
+	free_all(m, 1);
+	sleep(1);
+	cr_assert_eq(mails_to(bob.email, NULL, 0), 0);
+	cr_assert_eq(mails_to(adm.email, NULL, 0), 0);
+	cr_assert_eq(mails_to(carol.email, NULL, 0), 0);
+	free(ev);
+}
+
+Test(announce, all_reaches_every_known_user_but_those_who_muted_it)
+{
+	struct user adm, a, b, quiet;
+	char title[128], body[512];
+	long known, created;
+	struct resp *r;
+	json_object *v;
+
+	user(&adm, "adm", "Adm", "admin", false);
+	user(&a, "ua", "A", "viewer", false);
+	user(&b, "ub", "B", "viewer", false);
+	user(&quiet, "quiet", "Quiet", "viewer", true);
+	seen(&a, NULL);
+	seen(&b, NULL);
+	seen(&quiet, "{\"muted_types\":[\"announcement\"]}");
+	seen(&adm, NULL);
+	snprintf(title, sizeof title, "Everyone %s", uniq());
+	snprintf(body, sizeof body, "{\"title\":\"%s\",\"recipients\":\"all\"}", title);
+	known = db_count("SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM"
+	    " user_preferences p WHERE p.user_id = u.id AND 'announcement' = ANY (p.muted_types))",
+	    NULL);
+	r = announce(&adm, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert(json_object_object_get_ex(r->json, "created", &v));
+	created = (long)json_object_get_int64(v);
+	resp_free(r);
+	cr_assert_eq(created, known);
+	cr_assert_eq(db_count("SELECT count(*) FROM notifications WHERE type = 'announcement'"
+	    " AND title = $1", title, NULL), known);
+	cr_assert_eq(db_count("SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM"
+	    " notifications n WHERE n.user_id = u.id AND n.title = $1)", title, NULL), 1);
+	cr_assert_eq(announcements_of(&a, title), 1);
+	cr_assert_eq(announcements_of(&b, title), 1);
+	cr_assert_eq(announcements_of(&adm, title), 1);
+	cr_assert_eq(announcements_of(&quiet, title), 0);
+	sleep(1);
+	cr_assert_eq(mails_to(quiet.email, NULL, 0), 0);
+}
+
+Test(announce, expired_ones_are_no_longer_listed_counted_or_touched)
+{
+	struct user adm, u;
+	char title[128], body[512], until[32], path[128], *id;
+	time_t at = time(NULL) + 3;
+	struct tm tm;
+	struct resp *r;
+	int i;
+
+	user(&adm, "adm", "Adm", "admin", false);
+	user(&u, "reader", "Reader", "viewer", false);
+	seen(&u, NULL);
+	gmtime_r(&at, &tm);
+	strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(title, sizeof title, "Brief %s", uniq());
+	snprintf(body, sizeof body, "{\"title\":\"%s\",\"message\":\"soon gone\","
+	    "\"recipients\":[\"%s\"],\"expires_at\":\"%s\"}", title, u.id, until);
+	r = announce(&adm, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(r->body, "{\"created\":1}");
+	resp_free(r);
+	/* a lasting one beside it */
+	snprintf(body, sizeof body, "{\"title\":\"Lasting %s\",\"recipients\":[\"%s\"]}",
+	    uniq(), u.id);
+	r = announce(&adm, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	resp_free(r);
+	id = db_scalar("SELECT id::text FROM notifications WHERE title = $1", title, NULL);
+	cr_assert_not_null(id);
+	cr_assert_eq(unread_count(&u), 2);
+	r = http_json("GET", "/notifications", u.tok, NULL);
+	cr_assert_not_null(strstr(r->body, title));
+	snprintf(body, sizeof body, "\"%.19s.000Z\"", until);
+	cr_assert_not_null(strstr(r->body, body), "%s", r->body);
+	resp_free(r);
+
+	/* expiry, within a bound */
+	for (i = 0; i < 100 && unread_count(&u) != 1; i++)
+		usleep(100000);
+	cr_assert_eq(unread_count(&u), 1);
+	r = http_json("GET", "/notifications", u.tok, NULL);
+	cr_assert_eq(r->status, 200);
+	cr_assert_null(strstr(r->body, title), "%s", r->body);
+	resp_free(r);
+	snprintf(path, sizeof path, "/notifications/%s/read", id);
+	r = http_json("POST", path, u.tok, NULL);
+	assert_problem(r, 404, "not_found");
+	resp_free(r);
+	r = http_json("POST", "/notifications/read-all", u.tok, NULL);
+	cr_assert_str_eq(r->body, "{\"updated\":1}");     /* the lasting one only */
+	resp_free(r);
+	cr_assert_eq(db_count("SELECT count(*) FROM notifications WHERE id = $1::uuid"
+	    " AND read_at IS NULL", id, NULL), 1);
+	snprintf(path, sizeof path, "/notifications/%s", id);
+	r = http_json("DELETE", path, u.tok, NULL);
+	assert_problem(r, 404, "not_found");
+	resp_free(r);
+	free(id);
+}
+
+Test(announce, refused_to_non_admins_and_for_bad_input)
+{
+	struct user adm, ed, alice;
+	char body[8192], *before;
+	struct resp *r;
+	json_object *errs, *f, *msg;
+
+	user(&adm, "adm", "Adm", "admin", false);
+	user(&ed, "ed", "Ed", "editor", false);
+	user(&alice, "alice", "Alice", "viewer", false);
+	seen(&alice, NULL);
+	seen(&ed, NULL);
+	before = db_changes();
+	snprintf(body, sizeof body, "{\"title\":\"Hi\",\"recipients\":[\"%s\"]}", alice.id);
+	r = announce(&ed, body);
+	assert_problem(r, 403, "forbidden");
+	resp_free(r);
+
+	/* An unknown recipient is named, and nothing is sent to the others. */
+	snprintf(body, sizeof body, "{\"title\":\"Hi\",\"recipients\":[\"%s\",\"ghost-%s\"]}",
+	    alice.id, uniq());
+	r = announce(&adm, body);
+	assert_problem(r, 400, "validation_failed");
+	cr_assert(json_object_object_get_ex(r->json, "errors", &errs), "%s", r->body);
+	cr_assert_eq(json_object_array_length(errs), 1, "%s", r->body);
+	cr_assert(json_object_object_get_ex(json_object_array_get_idx(errs, 0), "field", &f));
+	cr_assert_str_eq(json_object_get_string(f), "recipients");
+	cr_assert(json_object_object_get_ex(json_object_array_get_idx(errs, 0), "message", &msg));
+	snprintf(body, sizeof body, "ghost-%s", uniq());
+	cr_assert_not_null(strstr(json_object_get_string(msg), body), "%s", r->body);
+	resp_free(r);
+	cr_assert_eq(db_count("SELECT count(*) FROM notifications WHERE user_id = $1", alice.id,
+	    NULL), 0);
+
+	const struct {
+		const char *body, *field;
+	} bad[] = {
+		{ "{\"recipients\":\"all\"}", "title" },
+		{ "{\"title\":\"\",\"recipients\":\"all\"}", "title" },
+		{ "{\"title\":\"a\\nb\",\"recipients\":\"all\"}", "title" },
+		{ "{\"title\":7,\"recipients\":\"all\"}", "title" },
+		{ "{\"title\":\"Hi\"}", "recipients" },
+		{ "{\"title\":\"Hi\",\"recipients\":[]}", "recipients" },
+		{ "{\"title\":\"Hi\",\"recipients\":\"everyone\"}", "recipients" },
+		{ "{\"title\":\"Hi\",\"recipients\":[1]}", "recipients" },
+		{ "{\"title\":\"Hi\",\"recipients\":[\"\"]}", "recipients" },
+		{ "{\"title\":\"Hi\",\"recipients\":\"all\",\"message\":[]}", "message" },
+		{ "{\"title\":\"Hi\",\"recipients\":\"all\",\"expires_at\":\"tomorrow\"}",
+		  "expires_at" },
+		{ "{\"title\":\"Hi\",\"recipients\":\"all\",\"expires_at\":\"2001-01-01T00:00:00Z\"}",
+		  "expires_at" },
+		{ "{\"title\":\"Hi\",\"recipients\":\"all\",\"expires_at\":\"2030-02-30T00:00:00Z\"}",
+		  "expires_at" },
+		{ "{\"title\":\"Hi\",\"recipients\":\"all\",\"priority\":1}", "priority" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		r = announce(&adm, bad[i].body);
+		assert_problem(r, 400, "validation_failed");
+		cr_assert(json_object_object_get_ex(r->json, "errors", &errs), "%s", r->body);
+		cr_assert(json_object_object_get_ex(json_object_array_get_idx(errs, 0), "field", &f));
+		cr_assert_str_eq(json_object_get_string(f), bad[i].field, "%s: %s", bad[i].body,
+		    r->body);
+		resp_free(r);
+	}
+	/* bounds: title 200 characters, message 5000, 1000 recipients, each once */
+	int n = snprintf(body, sizeof body, "{\"recipients\":\"all\",\"title\":\"");
+	for (int i = 0; i < 201; i++)
+		n += snprintf(body + n, sizeof body - (size_t)n, "\xc3\xa9");
+	snprintf(body + n, sizeof body - (size_t)n, "\"}");
+	r = announce(&adm, body);
+	assert_problem(r, 400, "validation_failed");
+	resp_free(r);
+	n = snprintf(body, sizeof body, "{\"recipients\":\"all\",\"title\":\"x\",\"message\":\"");
+	memset(body + n, 'm', 5001);
+	snprintf(body + n + 5001, sizeof body - (size_t)n - 5001, "\"}");
+	r = announce(&adm, body);
+	assert_problem(r, 400, "validation_failed");
+	cr_assert_not_null(strstr(r->body, "message"), "%s", r->body);
+	resp_free(r);
+	snprintf(body, sizeof body, "{\"title\":\"Hi\",\"recipients\":[\"%s\",\"%s\"]}",
+	    alice.id, alice.id);
+	r = announce(&adm, body);
+	assert_problem(r, 400, "validation_failed");
+	cr_assert_not_null(strstr(r->body, "more than once"), "%s", r->body);
+	resp_free(r);
+	{
+		size_t cap = 1001 * 16 + 64, o;
+		char *big = malloc(cap);
+
+		o = (size_t)snprintf(big, cap, "{\"title\":\"Hi\",\"recipients\":[");
+		for (int i = 0; i < 1001; i++)
+			o += (size_t)snprintf(big + o, cap - o, "%s\"u%d\"", i ? "," : "", i);
+		snprintf(big + o, cap - o, "]}");
+		r = announce(&adm, big);
+		assert_problem(r, 400, "validation_failed");
+		cr_assert_not_null(strstr(r->body, "1 to 1000"), "%s", r->body);
+		resp_free(r);
+		free(big);
+	}
+	r = http_json("POST", "/notifications", adm.tok, "[]");
+	assert_problem(r, 400, "bad_request");
+	resp_free(r);
+	r = http("POST", "/notifications", adm.tok, "text/plain", "hi", 2, NULL);
+	assert_problem(r, 415, "unsupported_media_type");
+	resp_free(r);
+	assert_unchanged(before);
+	free(before);
+	cr_assert_eq(db_count("SELECT count(*) FROM notifications WHERE user_id = $1", alice.id,
+	    NULL), 0);
+}
+
+Test(announce, announcement_is_a_type_one_may_mute)
+{
+	struct user u;
+	struct resp *r;
+
+	user(&u, "mute", "Mute", "viewer", false);
+	r = http_json("PUT", "/me/preferences", u.tok, "{\"muted_types\":[\"announcement\"]}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_not_null(strstr(r->body, "\"announcement\""), "%s", r->body);
+	resp_free(r);
+}

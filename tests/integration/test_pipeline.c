@@ -12,7 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include "auth.h"
 #include "client.h"
+#include "config.h"
 #include "util.h"
 
 static const char *stack_path(const char *name)
@@ -459,4 +463,354 @@ Test(activity_api, stats_and_bad_parameters)
 		assert_problem(r, 400, "bad_request");
 		resp_free(r);
 	}
+}
+
+/* ------------------------------------------------------------ activity search (q) */
+
+/* A token for an editor with a display name (the actor's name is searchable). */
+static char *named_token(const char *sub, const char *name)
+{
+	char err[256], *tok = eccr_auth_mint(test_config(), sub, "editor", name, NULL, 3600,
+	    time(NULL), err, sizeof err);
+
+	cr_assert_not_null(tok, "%s", err);
+	return tok;
+}
+
+/* The items of GET path (admin), asserting 200. */
+static json_object *search(const char *path_fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_object *search(const char *path_fmt, ...)
+{
+	char path[1024];
+	struct resp *r;
+	va_list ap;
+	json_object *items;
+
+	va_start(ap, path_fmt);
+	vsnprintf(path, sizeof path, path_fmt, ap);
+	va_end(ap);
+	r = http_json("GET", path, tok_admin(), NULL);
+	items = json_object_get(items_of(r));
+	resp_free(r);
+	return items;
+}
+
+static const char *item_str(json_object *items, size_t i, const char *key)
+{
+	json_object *v;
+
+	cr_assert(json_object_object_get_ex(json_object_array_get_idx(items, i), key, &v));
+	return json_object_get_string(v);
+}
+
+Test(activity_search, titles_file_names_job_types_and_actors)
+{
+	const char *t = uniq();
+	char a[37], b[37], body[256], path[256], fid[37], job[37], actor[64], name[96];
+	char *tok;
+	json_object *items;
+	struct resp *r;
+
+	snprintf(actor, sizeof actor, "searcher-%s", t);
+	snprintf(name, sizeof name, "Quentin%s Tester", t);
+	tok = named_token(actor, name);
+	snprintf(body, sizeof body, "{\"title\":\"Alpha%s evening news\"}", t);
+	episode_create(tok, body, a);
+	snprintf(body, sizeof body, "{\"title\":\"Beta%s evening news\"}", t);
+	episode_create(tok, body, b);
+	snprintf(path, sizeof path, "/episodes/%s/files?name=clip_%s.wav", a, t);
+	r = http("POST", path, tok, "audio/wav", "RIFF", 4, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(fid, sizeof fid, "%s", resp_str(r, "id"));
+	resp_free(r);
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"episode_id\":\"%s\"}", a);
+	r = http_json("POST", "/jobs", tok, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(job, sizeof job, "%s", resp_str(r, "id"));
+	resp_free(r);
+	/* created, started, completed (by "system", whose events carry no type
+	 * of their own: the job's type is added to every job event) */
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1"
+	    " AND action IN ('CREATE', 'START', 'COMPLETE')", job, 3), 3);
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1", fid, 1), 1);
+
+	/* A word of a title finds that episode's CREATE, not the other's. */
+	items = search("/activity?q=alpha%s", t);
+	cr_assert_eq(json_object_array_length(items), 1, "%s", json_object_to_json_string(items));
+	cr_assert_str_eq(item_str(items, 0, "resource_id"), a);
+	cr_assert_str_eq(item_str(items, 0, "action"), "CREATE");
+	json_object_put(items);
+	/* websearch syntax: both words, a phrase, OR */
+	items = search("/activity?q=beta%s%%20evening", t);
+	cr_assert_eq(json_object_array_length(items), 1);
+	cr_assert_str_eq(item_str(items, 0, "resource_id"), b);
+	json_object_put(items);
+	items = search("/activity?q=alpha%s%%20or%%20beta%s", t, t);
+	cr_assert_eq(json_object_array_length(items), 2);
+	json_object_put(items);
+	items = search("/activity?q=%%22evening%%20news%%22%%20alpha%s", t);
+	cr_assert_eq(json_object_array_length(items), 1);
+	json_object_put(items);
+	items = search("/activity?q=%%22news%%20evening%%22%%20alpha%s", t);
+	cr_assert_eq(json_object_array_length(items), 0);
+	json_object_put(items);
+	items = search("/activity?q=alpha%s%%20-evening", t);
+	cr_assert_eq(json_object_array_length(items), 0);
+	json_object_put(items);
+
+	/* A file name, whole or by a word of it. */
+	items = search("/activity?q=clip_%s.wav", t);
+	cr_assert_eq(json_object_array_length(items), 1);
+	cr_assert_str_eq(item_str(items, 0, "resource_id"), fid);
+	cr_assert_str_eq(item_str(items, 0, "resource_type"), "file");
+	json_object_put(items);
+	items = search("/activity?q=clip%%20%s", t);
+	cr_assert_eq(json_object_array_length(items), 1);
+	json_object_put(items);
+
+	/* A job type: all three entries of the job, the system's included. */
+	items = search("/activity?q=noop&episode_id=%s", a);
+	cr_assert_eq(json_object_array_length(items), 3, "%s", json_object_to_json_string(items));
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_str_eq(item_str(items, i, "resource_id"), job);
+	json_object_put(items);
+	items = search("/activity?q=checksum&episode_id=%s", a);
+	cr_assert_eq(json_object_array_length(items), 0);
+	json_object_put(items);
+	/* the per-episode trail takes q too */
+	items = search("/episodes/%s/activity?q=clip_%s.wav", a, t);
+	cr_assert_eq(json_object_array_length(items), 1);
+	json_object_put(items);
+	items = search("/episodes/%s/activity?q=beta%s", a, t);
+	cr_assert_eq(json_object_array_length(items), 0);
+	json_object_put(items);
+
+	/* The actor's name (and id) find what they did: 2 episodes, the file,
+	 * the job's creation; not the job's start and completion (system). */
+	items = search("/activity?q=quentin%s", t);
+	cr_assert_eq(json_object_array_length(items), 4, "%s", json_object_to_json_string(items));
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_str_eq(item_str(items, i, "user_id"), actor);
+	json_object_put(items);
+	items = search("/activity?q=quentin%s%%20tester&resource_type=file", t);
+	cr_assert_eq(json_object_array_length(items), 1);
+	json_object_put(items);
+	items = search("/activity?q=%s", actor);
+	cr_assert_eq(json_object_array_length(items), 4);
+	json_object_put(items);
+
+	/* Pages of a search: one at a time, newest first, each entry once. */
+	char cursor[256] = "";
+	int seen = 0;
+	do {
+		json_object *next;
+
+		snprintf(path, sizeof path, "/activity?q=quentin%s&limit=1%s%s", t,
+		    cursor[0] ? "&cursor=" : "", cursor);
+		r = http_json("GET", path, tok_admin(), NULL);
+		cr_assert_eq(json_object_array_length(items_of(r)), 1);
+		cr_assert(json_object_object_get_ex(r->json, "next_cursor", &next));
+		snprintf(cursor, sizeof cursor, "%s", next ? json_object_get_string(next) : "");
+		resp_free(r);
+		seen++;
+	} while (cursor[0] != '\0' && seen < 10);
+	cr_assert_eq(seen, 4);
+
+	/* Viewers and editors search their own actions only. */
+	cr_assert_eq(count_items(tok_editor(), "/activity?q=quentin%s", t), 0);
+	items = search("/activity?q=quentin%s&since=2999-01-01T00:00:00Z", t);
+	cr_assert_eq(json_object_array_length(items), 0);
+	json_object_put(items);
+	/* Only stop words or punctuation: nothing matches, and that is no error. */
+	items = search("/activity?q=%%2E%%2C%%3B");
+	cr_assert_eq(json_object_array_length(items), 0);
+	json_object_put(items);
+	free(tok);
+}
+
+Test(activity_search, q_is_at_most_500_characters_and_an_empty_q_is_no_search)
+{
+	static char path[4096];
+	struct resp *r;
+	int n;
+
+	n = snprintf(path, sizeof path, "/activity?q=");
+	memset(path + n, 'x', 500);
+	path[n + 500] = '\0';
+	r = http_json("GET", path, tok_admin(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	resp_free(r);
+	strcat(path, "y");
+	r = http_json("GET", path, tok_admin(), NULL);
+	assert_problem(r, 400, "bad_request");
+	cr_assert_not_null(strstr(r->body, "500"), "%s", r->body);
+	resp_free(r);
+	/* characters, not bytes: 500 two-byte ones pass, 501 do not */
+	n = snprintf(path, sizeof path, "/activity?q=");
+	for (int i = 0; i < 500; i++)
+		n += snprintf(path + n, sizeof path - (size_t)n, "%%C3%%A9");
+	r = http_json("GET", path, tok_admin(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	resp_free(r);
+	strcat(path, "%C3%A9");
+	r = http_json("GET", path, tok_admin(), NULL);
+	assert_problem(r, 400, "bad_request");
+	resp_free(r);
+	/* the same on one episode's trail */
+	n = snprintf(path, sizeof path,
+	    "/episodes/00000000-0000-4000-8000-000000000000/activity?q=");
+	memset(path + n, 'x', 501);
+	path[n + 501] = '\0';
+	r = http_json("GET", path, tok_admin(), NULL);
+	assert_problem(r, 400, "bad_request");
+	resp_free(r);
+	r = http_json("GET", "/activity?q=", tok_admin(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	resp_free(r);
+}
+
+/* ------------------------------------------------------------ stats by day */
+
+static long member_int(json_object *o, const char *key)
+{
+	json_object *v;
+
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s in %s", key,
+	    json_object_to_json_string(o));
+	return (long)json_object_get_int64(v);
+}
+
+/* by_day of a stats answer: contiguous UTC days, each one's by_action
+ * adding up to its total, all adding up to total; returns its length and
+ * copies the first and last day. */
+static size_t check_by_day(json_object *stats, char first[11], char last[11])
+{
+	json_object *days, *d, *v;
+	long sum = 0;
+	size_t n, i;
+	struct tm prev = { 0 };
+
+	cr_assert(json_object_object_get_ex(stats, "by_day", &days));
+	cr_assert(json_object_is_type(days, json_type_array));
+	n = json_object_array_length(days);
+	for (i = 0; i < n; i++) {
+		struct tm tm = { 0 };
+		long day_sum = 0;
+		const char *day;
+
+		d = json_object_array_get_idx(days, i);
+		cr_assert(json_object_object_get_ex(d, "day", &v));
+		day = json_object_get_string(v);
+		cr_assert_eq(strlen(day), 10, "%s", day);
+		cr_assert_not_null(strptime(day, "%Y-%m-%d", &tm), "%s", day);
+		if (i > 0)
+			cr_assert_eq(timegm(&tm) - timegm(&prev), 86400, "%s after a gap", day);
+		prev = tm;
+		cr_assert(json_object_object_get_ex(d, "by_action", &v));
+		json_object_object_foreach(v, action, count) {
+			(void)action;
+			day_sum += (long)json_object_get_int64(count);
+		}
+		cr_assert_eq(day_sum, member_int(d, "total"), "%s", json_object_to_json_string(d));
+		sum += member_int(d, "total");
+		if (i == 0)
+			snprintf(first, 11, "%s", day);
+		snprintf(last, 11, "%s", day);
+	}
+	cr_assert_eq(sum, member_int(stats, "total"));
+	return n;
+}
+
+static void utc_day(time_t t, char out[11])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+Test(activity_stats, by_day_is_every_utc_day_and_adds_up)
+{
+	char id[37], first[11], last[11], want[11], path[256], since[32];
+	time_t now = time(NULL);
+	struct resp *r;
+	json_object *days, *today, *v;
+
+	episode_create(tok_editor(), "{\"title\":\"counted by day\"}", id);
+	cr_assert_eq(db_wait("SELECT count(*) FROM activity_logs WHERE resource_id = $1", id, 1), 1);
+
+	/* Defaults: 30 days ago to now, so 31 UTC days ending today. */
+	r = http_json("GET", "/activity/stats", tok_admin(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(check_by_day(r->json, first, last), 31, "%s", r->body);
+	utc_day(time(NULL), want);
+	if (strcmp(last, want) != 0)       /* midnight passed during the request */
+		utc_day(now, want);
+	cr_assert_str_eq(last, want);
+	utc_day(now - 30 * 86400, want);
+	cr_assert_str_eq(first, want);
+	/* today holds the episode just created */
+	cr_assert(json_object_object_get_ex(r->json, "by_day", &days));
+	today = json_object_array_get_idx(days, 30);
+	cr_assert_geq(member_int(today, "total"), 1);
+	cr_assert(json_object_object_get_ex(today, "by_action", &v));
+	cr_assert_geq(member_int(v, "CREATE"), 1);
+	resp_free(r);
+
+	/* An editor's own: the same shape, fewer or as many. */
+	r = http_json("GET", "/activity/stats", tok_editor(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(check_by_day(r->json, first, last), 31);
+	resp_free(r);
+
+	/* Explicit bounds: every day they touch, the empty ones too. */
+	r = http_json("GET", "/activity/stats?since=2020-02-27T12:00:00Z&until=2020-03-02T00:00:00Z",
+	    tok_admin(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(check_by_day(r->json, first, last), 4, "%s", r->body);
+	cr_assert_str_eq(first, "2020-02-27");
+	cr_assert_str_eq(last, "2020-03-01");     /* leap year; until itself is excluded */
+	cr_assert_eq(member_int(r->json, "total"), 0);
+	resp_free(r);
+	/* a whole leap year is 366 days: the most there may be */
+	r = http_json("GET", "/activity/stats?since=2024-01-01T00:00:00Z&until=2025-01-01T00:00:00Z",
+	    tok_admin(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(check_by_day(r->json, first, last), 366);
+	resp_free(r);
+	/* since alone: until is now */
+	utc_day(now - 2 * 86400, want);
+	snprintf(since, sizeof since, "%sT23:59:59Z", want);
+	snprintf(path, sizeof path, "/activity/stats?since=%s", since);
+	r = http_json("GET", path, tok_admin(), NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_geq(check_by_day(r->json, first, last), 3);
+	cr_assert_str_eq(first, want);
+	resp_free(r);
+}
+
+Test(activity_stats, bad_ranges)
+{
+	static const char *const bad[] = {
+		/* more than 366 days */
+		"/activity/stats?since=2024-01-01T00:00:00Z&until=2025-01-01T00:00:01Z",
+		"/activity/stats?since=2000-01-01T00:00:00Z",
+		"/activity/stats?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z",
+		/* since after until */
+		"/activity/stats?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+		"/activity/stats?since=2999-01-01T00:00:00Z",
+		/* not date-times */
+		"/activity/stats?since=yesterday", "/activity/stats?until=2026-02-30T00:00:00Z",
+		"/activity/stats?q=x",
+	};
+	char *before = db_changes();
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct resp *r = http_json("GET", bad[i], tok_admin(), NULL);
+
+		assert_problem(r, 400, "bad_request");
+		resp_free(r);
+	}
+	assert_unchanged(before);
+	free(before);
 }

@@ -266,6 +266,32 @@ async def test_notifications_reach_their_recipient_only():
         await ws.close()
 
 
+async def test_announcement_reaches_its_recipients_rooms():
+    tag = "%d" % os.getpid()
+    subs = ["rt-ann-a" + tag, "rt-ann-b" + tag, "rt-ann-c" + tag]
+    for sub in subs:   # ECCR knows a user once they acted
+        status, _ = http("PUT", "/me/preferences", token(sub, "viewer"), {})
+        assert status == 200, status
+    clients = [await connect(sub, "viewer", hub=i % len(HUBS)) for i, sub in enumerate(subs)]
+    for ws, sub in zip(clients, subs):
+        await subscribe(ws, "user:" + sub)
+    status, body = http("POST", "/notifications", token("rt-admin", "admin", "RT Admin"),
+                        {"title": "Hub maintenance", "message": "Back soon.",
+                         "recipients": subs[:2]})
+    assert status == 201 and body == {"created": 2}, (status, body)
+    for ws, sub in zip(clients[:2], subs[:2]):
+        f = await next_event(ws, "notification_created")
+        ev = f["event"]
+        assert f["room"] == "user:" + sub and ev["data"]["user_id"] == sub, f
+        assert ev["actor"] == {"id": "rt-admin", "name": "RT Admin"}, ev
+        n = ev["data"]["notification"]
+        assert n["type"] == "announcement" and n["title"] == "Hub maintenance", n
+        assert n["message"] == "Back soon." and n["read_at"] is None, n
+    await nothing_more(clients[2], "a user who was not named")
+    for ws in clients:
+        await ws.close()
+
+
 async def test_presence_reaches_the_episode_room():
     ep = create_episode("Watched live")
     ws = await connect()
@@ -525,6 +551,7 @@ TESTS = [
     test_events_of_one_episode_in_order,
     test_job_events_reach_the_jobs_room,
     test_notifications_reach_their_recipient_only,
+    test_announcement_reaches_its_recipients_rooms,
     test_presence_reaches_the_episode_room,
     test_an_expiry_nobody_reads_reaches_the_episode_room,
     test_stalled_client_is_dropped_without_delaying_others,

@@ -432,6 +432,30 @@ Test(date, calendar)
 	cr_assert_not(eccr_date_valid("2026-01-01", 9));
 }
 
+Test(rfc3339, valid_and_not)
+{
+	static const char *const good[] = {
+		"2026-11-24T13:37:00Z", "2026-11-24t13:37:00z", "2024-02-29T23:59:59.123456789Z",
+		"2026-11-24T13:37:00+01:00", "2026-11-24T13:37:00.5-23:59", "0001-01-01T00:00:00Z",
+	};
+	static const char *const bad[] = {
+		"", "2026-11-24", "2026-11-24 13:37:00Z", "2026-11-24T13:37Z", "2026-11-24T24:00:00Z",
+		"2026-11-24T13:60:00Z", "2026-11-24T13:37:60Z", "2025-02-29T00:00:00Z",
+		"2026-11-24T13:37:00", "2026-11-24T13:37:00.Z", "2026-11-24T13:37:00.1234567890Z",
+		"2026-11-24T13:37:00+24:00", "2026-11-24T13:37:00+01:60", "2026-11-24T13:37:00+0100",
+		"2026-11-24T13:37:00ZZ", "2026-11-24T1a:37:00Z", "tomorrow", "2026-11-24T13:37:00 Z",
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(good); i++)
+		cr_assert(eccr_rfc3339_valid(good[i], strlen(good[i])), "%s", good[i]);
+	for (i = 0; i < LEN(bad); i++)
+		cr_assert_not(eccr_rfc3339_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+	/* exactly n bytes are looked at */
+	cr_assert_not(eccr_rfc3339_valid("2026-11-24T13:37:00Zjunk", 24));
+	cr_assert(eccr_rfc3339_valid("2026-11-24T13:37:00Zjunk", 20));
+}
+
 /* ------------------------------------------------------------ numbers */
 
 Test(parse_i64, table)
