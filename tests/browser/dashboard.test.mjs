@@ -71,7 +71,7 @@ async function step(name, fn, ms = 60000) {
 		console.log(`ok ${name}`);
 	} catch (e) {
 		failed++;
-		console.log(`FAIL ${name}: ${e.message.split('\n').slice(0, 6).join('\n')}`);
+		console.log(`FAIL ${name}: ${e.message.split('\n').slice(0, 10).join('\n')}`);
 	} finally {
 		clearTimeout(timer);
 		allowed = [];
@@ -459,11 +459,57 @@ await step('notifications: the inbox, mark read, read all; preferences saved', a
 	expect(p.email_notifications === false && p.muted_types.includes('job_created'), JSON.stringify(p));
 });
 
-await step('activity: the trail and the stats chart; the jobs page', async () => {
+await step('an admin announces to B: a field error first, then B\'s bell and inbox show it live', async () => {
+	const D = await open(users.ada);
+	await D.goto(`${ROOT}/#token=${users.ada.token}`);
+	await who(D).waitFor();
+	await D.goto(`${ROOT}/#/notifications`);
+	await B.goto(`${ROOT}/#/notifications`);
+	await B.locator('h1', { hasText: 'Notifications' }).waitFor();
+	const before = (await api(users.bob, 'GET', '/notifications/unread-count')).data.count;
+	await D.getByRole('button', { name: 'New announcement' }).click();
+	const dlg = D.getByRole('dialog');
+	await dlg.locator('#an-title').fill(`Studio 2 closed ${run}`);
+	await dlg.locator('#an-message').fill('Maintenance until noon.');
+	await dlg.locator('#an-some').check();
+	await dlg.locator('#an-ids').fill(`${users.bob.sub}\nnobody-${run}`);
+	allowed = [/400/];
+	await dlg.getByRole('button', { name: 'Send' }).click();
+	await dlg.locator('#an-ids-error', { hasText: `nobody-${run}` }).waitFor();
+	expect((await api(users.bob, 'GET', '/notifications/unread-count')).data.count === before, 'a refused announcement reached B');
+	await dlg.locator('#an-ids').fill(users.bob.sub);
+	await dlg.getByRole('button', { name: 'Send' }).click();
+	await D.getByText('Announcement sent to 1 user.').waitFor();
+	await B.locator('[data-testid=inbox] li', { hasText: `Studio 2 closed ${run}` }).waitFor();
+	await B.waitForFunction((n) => Number((document.querySelector('[data-testid=unread]') || {}).textContent || 0) > n, before);
+	await shot(B, 'announcement');
+	await D.context().close();
+});
+
+await step('activity: the per-day chart, the trail searched by a word of a title; the jobs page', async () => {
 	await A.goto(ROOT + '/#/activity');
 	await A.locator('[data-testid=stats] svg').first().waitFor();
+	// One bar per UTC day of the default 30-day range, today included.
+	const days = (await api(users.alice, 'GET', '/activity/stats')).data.by_day;
+	const bars = A.locator('[data-testid=stats] svg.days rect');
+	await bars.nth(days.length - 1).waitFor();
+	expect(await bars.count() === days.length, `${await bars.count()} bars for ${days.length} days`);
 	await A.locator('ol.trail li').first().waitFor();
 	await shot(A, 'activity');
+	// A word only one title has: the search, sent as q (the URL kept in
+	// step), lists that episode's CREATE and nothing else.
+	const word = `lighthouse${run}`;
+	expect((await api(users.alice, 'POST', '/episodes', { title: `The ${word} tapes` })).status === 201, 'create');
+	const searched = A.waitForRequest((r) => new URL(r.url()).searchParams.get('q') === word);
+	await A.locator('#af-q').fill(word);
+	await searched;
+	await A.waitForURL(new RegExp(`[?&]q=${word}`));
+	await A.locator('ol.trail li', { hasText: `create episode “The ${word} tapes”` }).waitFor();
+	const texts = await A.locator('ol.trail li').allTextContents();
+	expect(texts.length === 1, 'listed besides: ' + texts.join(' | '));
+	await A.locator('#af-q').fill(`nosuchword${run}`);
+	await A.getByText('No activity matches.').waitFor();
+	expect(await A.locator('ol.trail li').count() === 0, 'a search for nothing listed entries');
 	await A.goto(ROOT + '/#/jobs?status=succeeded');
 	await A.locator('tr[data-job][data-status=succeeded]').first().waitFor();
 	await shot(A, 'jobs');
