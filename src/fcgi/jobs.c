@@ -190,45 +190,6 @@ struct job_input {
 	char max_attempts[16];
 };
 
-static bool digits(const char *s, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-static int num2(const char *s)
-{
-	return (s[0] - '0') * 10 + (s[1] - '0');
-}
-
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), with
- * ranges checked here so that PostgreSQL only ever sees what it parses. */
-static bool rfc3339_valid(const char *s, size_t n)
-{
-	size_t i = 19;
-
-	if (n < 20 || n > 64 || !eccr_date_valid(s, 10) ||
-	    (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' ||
-	    !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2) ||
-	    num2(s + 11) > 23 || num2(s + 14) > 59 || num2(s + 17) > 59)
-		return false;
-	if (s[i] == '.') {
-		size_t start = ++i;
-
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == start || i - start > 9)
-			return false;
-	}
-	if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z'))
-		return true;
-	return i + 6 == n && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) &&
-	    s[i + 3] == ':' && digits(s + i + 4, 2) && num2(s + i + 1) <= 23 &&
-	    num2(s + i + 4) <= 59;
-}
-
 static bool get_int(struct eccr_valid *v, const char *field, json_object *o,
     int64_t min, int64_t max, char *out, size_t outlen)
 {
@@ -321,7 +282,7 @@ static bool job_input_parse(struct eccr_ctx *c, struct eccr_valid *v,
 		    in->max_attempts, sizeof in->max_attempts);
 	if (json_object_object_get_ex(body, "run_at", &o)) {
 		if (o == NULL || !json_object_is_type(o, json_type_string) ||
-		    !rfc3339_valid(json_object_get_string(o),
+		    !eccr_rfc3339_valid(json_object_get_string(o),
 		    (size_t)json_object_get_string_len(o)))
 			eccr_valid_add(v, "run_at", "must be an RFC 3339 date-time "
 			    "such as 2026-11-24T13:37:00Z");
