@@ -257,6 +257,23 @@ wsd_stop() {
 	done
 }
 
+# $STACK_DIR/NAME-stop: stops the process whose pid is in PIDFILE (TERM,
+# then KILL after 10 s) and forgets it; nothing to stop is success.  Tests
+# take servers away and bring them back with these.
+write_stop_script() {  # NAME PIDFILE
+	cat >"$STACK_DIR/$1-stop" <<EOS
+#!/bin/sh
+f="$2"
+[ -s "\$f" ] || exit 0
+pid=\$(cat "\$f")
+rm -f "\$f"
+kill -TERM "\$pid" 2>/dev/null || exit 0
+for _ in \$(seq 1 100); do kill -0 "\$pid" 2>/dev/null || exit 0; sleep 0.1; done
+kill -KILL "\$pid" 2>/dev/null || true
+EOS
+	chmod +x "$STACK_DIR/$1-stop"
+}
+
 # Scripts the tests call to take the eccr-wsd NAME (default wsd) on PORT
 # away and back: $STACK_DIR/NAME-stop and NAME-start.
 write_wsd_scripts() {  # PORT [NAME]
@@ -267,16 +284,8 @@ write_wsd_scripts() {  # PORT [NAME]
 		declare -f wsd_start
 		echo "wsd_start $1 $name"
 	} >"$STACK_DIR/$name-start"
-	cat >"$STACK_DIR/$name-stop" <<EOS
-#!/bin/bash
-f="$STACK_DIR/$name.pid"
-[ -s "\$f" ] || exit 0
-pid=\$(cat "\$f")
-kill -TERM "\$pid" 2>/dev/null || exit 0
-for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
-rm -f "\$f"
-EOS
-	chmod +x "$STACK_DIR/$name-start" "$STACK_DIR/$name-stop"
+	chmod +x "$STACK_DIR/$name-start"
+	write_stop_script "$name" "$STACK_DIR/$name.pid"
 }
 
 # An S3-compatible store on loopback: s3rver (npm), installed by the
@@ -295,16 +304,8 @@ done
 echo "stack: s3rver did not come up; see $STACK_DIR/s3rver.log" >&2
 exit 1
 EOS
-	cat >"$STACK_DIR/s3-stop" <<EOS
-#!/bin/sh
-[ -s "$STACK_DIR/s3rver.pid" ] || exit 0
-pid=\$(cat "$STACK_DIR/s3rver.pid")
-rm -f "$STACK_DIR/s3rver.pid"
-kill -TERM "\$pid" 2>/dev/null || exit 0
-for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || exit 0; sleep 0.1; done
-kill -KILL "\$pid" 2>/dev/null || true
-EOS
-	chmod +x "$STACK_DIR/s3-start" "$STACK_DIR/s3-stop"
+	chmod +x "$STACK_DIR/s3-start"
+	write_stop_script s3 "$STACK_DIR/s3rver.pid"
 }
 
 s3_start() {
@@ -347,19 +348,8 @@ done
 echo "smtp-start: the SMTP server did not come up" >&2
 exit 1
 EOS
-	cat >"$STACK_DIR/smtp-stop" <<EOS
-#!/bin/bash
-[ -s "$STACK_DIR/smtp.pid" ] || exit 0
-pid=\$(cat "$STACK_DIR/smtp.pid")
-kill -TERM "\$pid" 2>/dev/null || exit 0
-for _ in \$(seq 1 100); do
-	kill -0 "\$pid" 2>/dev/null || exit 0
-	sleep 0.1
-done
-kill -KILL "\$pid" 2>/dev/null
-rm -f "$STACK_DIR/smtp.pid"
-EOS
-	chmod +x "$STACK_DIR/smtp-start" "$STACK_DIR/smtp-stop"
+	chmod +x "$STACK_DIR/smtp-start"
+	write_stop_script smtp "$STACK_DIR/smtp.pid"
 	"$STACK_DIR/smtp-start"
 }
 
@@ -392,16 +382,8 @@ done
 echo "webhook-start: the receiver did not come up" >&2
 exit 1
 EOS
-	cat >"$STACK_DIR/webhook-stop" <<EOS
-#!/bin/bash
-[ -s "$STACK_DIR/webhook.pid" ] || exit 0
-pid=\$(cat "$STACK_DIR/webhook.pid")
-rm -f "$STACK_DIR/webhook.pid"
-kill -TERM "\$pid" 2>/dev/null || exit 0
-for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || exit 0; sleep 0.1; done
-kill -KILL "\$pid" 2>/dev/null || true
-EOS
-	chmod +x "$STACK_DIR/webhook-start" "$STACK_DIR/webhook-stop"
+	chmod +x "$STACK_DIR/webhook-start"
+	write_stop_script webhook "$STACK_DIR/webhook.pid"
 	"$STACK_DIR/webhook-start"
 }
 
