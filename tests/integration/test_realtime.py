@@ -17,44 +17,20 @@ import base64
 import subprocess
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.request
 
 import websockets
 
-API = os.environ["ECCR_TEST_URL"]
-CONFIG = os.environ["ECCR_TEST_CONFIG"]
-ECCRCTL = os.environ["ECCR_TEST_ECCRCTL"]
+import eccr_test
+from eccr_test import CONFIG, http, token
+
 HUBS = os.environ["ECCR_TEST_WSD_URLS"].split()
 PG_STOP = os.environ["ECCR_TEST_PG_STOP"]
 PG_START = os.environ["ECCR_TEST_PG_START"]
 
 QUIET_S = 0.8      # how long "nothing arrives" is watched for
 PATIENCE_S = 10    # how long an expected frame may take at most
-
-
-def token(sub, role="editor", name=None):
-    args = [ECCRCTL, "-c", CONFIG, "token", "--sub", sub, "--role", role]
-    if name:
-        args += ["--name", name]
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def http(method, path, tok, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(API + path, data=data, method=method)
-    req.add_header("Authorization", "Bearer " + tok)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def hub_get(hub, path, tok=None):
@@ -562,23 +538,5 @@ TESTS = [
 ]
 
 
-def main():
-    only = sys.argv[1:]
-    failed = 0
-    for t in TESTS:
-        if only and t.__name__ not in only:
-            continue
-        t0 = time.monotonic()
-        try:
-            asyncio.run(asyncio.wait_for(t(), 120))
-            print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0))
-        except Exception as e:   # report every failure, run the rest
-            failed += 1
-            print("FAIL %s: %r" % (t.__name__, e))
-            traceback.print_exc()
-    print("realtime: %d failed of %d" % (failed, len(TESTS)))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(eccr_test.run("realtime", TESTS, call=lambda t: asyncio.run(asyncio.wait_for(t(), 120))))

@@ -13,14 +13,13 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.request
 
-API = os.environ["ECCR_TEST_URL"]
+import eccr_test
+from eccr_test import CONFIG, ECCRCTL, http, token
+
 ROOT = os.environ["ECCR_TEST_ROOT"]
-CONFIG = os.environ["ECCR_TEST_CONFIG"]
-ECCRCTL = os.environ["ECCR_TEST_ECCRCTL"]
 DIR = os.environ["ECCR_TEST_WEBHOOK_DIR"]
 STOP = os.environ["ECCR_TEST_WEBHOOK_STOP"]
 START = os.environ["ECCR_TEST_WEBHOOK_START"]
@@ -29,34 +28,12 @@ TIMEOUT_S = 2.0     # timeout_ms of the instances (run.sh)
 PATIENCE_S = 20
 
 
-def token(sub, role="editor", name=None):
-    args = [ECCRCTL, "-c", CONFIG, "token", "--sub", sub, "--role", role]
-    if name:
-        args += ["--name", name]
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def http(method, url, tok=None, body=None, content_type="application/json"):
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    if tok:
-        req.add_header("Authorization", "Bearer " + tok)
-    if data is not None:
-        req.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
 EDITOR = token("wh-editor", "editor", "Webhook Editor")
 ADMIN = token("wh-admin", "admin", "Webhook Admin")
 
 
 def create_episode(title):
-    status, ep = http("POST", API + "/episodes", EDITOR, {"title": title})
+    status, ep = http("POST", "/episodes", EDITOR, {"title": title})
     assert status == 201, (status, ep)
     return ep["id"]
 
@@ -89,14 +66,7 @@ def clear(name):
 
 
 def wait_for(pred, what, timeout=PATIENCE_S):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
+    return eccr_test.wait_for(pred, what, timeout)
 
 
 def health():
@@ -116,9 +86,9 @@ def eccrctl(*args):
 
 def test_each_instance_gets_exactly_its_events():
     ep = create_episode("webhooks: two endpoints")
-    assert http("PATCH", API + "/episodes/" + ep, EDITOR, {"title": "webhooks: renamed"})[0] == 200
-    st, f = http("POST", API + "/episodes/%s/files?name=notes.txt" % ep, EDITOR, b"hello, hooks",
-                 "text/plain")
+    assert http("PATCH", "/episodes/" + ep, EDITOR, {"title": "webhooks: renamed"})[0] == 200
+    st, f = http("POST", "/episodes/%s/files?name=notes.txt" % ep, EDITOR, b"hello, hooks",
+                 {"Content-Type": "text/plain"})
     assert st == 201, (st, f)
     wait_for(lambda: {r["type"] for r in of_episode("crm", ep)} ==
              {"episode_created", "episode_updated"}, "crm's two episode events")
@@ -184,7 +154,7 @@ def test_a_400_goes_dead_and_replay_delivers_it():
 
 
 def activity_of(ep):
-    st, body = http("GET", API + "/episodes/%s/activity" % ep, ADMIN)
+    st, body = http("GET", "/episodes/%s/activity" % ep, ADMIN)
     return st == 200 and [a for a in body["items"] if a["action"] == "CREATE"]
 
 
@@ -256,27 +226,10 @@ TESTS = [
 ]
 
 
-def main():
-    only = sys.argv[1:]
-    failed = passed = 0
-    for t in TESTS:
-        if only and t.__name__ not in only:
-            continue
-        t0 = time.monotonic()
-        try:
-            t()
-            passed += 1
-            print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0))
-        except Exception as e:   # report every failure, run the rest
-            failed += 1
-            print("FAIL %s: %r" % (t.__name__, e))
-            traceback.print_exc()
-        finally:
-            for n in ("crm", "chat"):
-                clear(n)
-    print("webhooks: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+def clear_all():
+    for n in ("crm", "chat"):
+        clear(n)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(eccr_test.run("webhooks", TESTS, after=clear_all))
