@@ -221,6 +221,17 @@ static const char *markup(const unsigned char *h, size_t n)
 	return NULL;
 }
 
+/* libmagic names application/x-dosexec not only MZ executables but any
+ * bytes whose first one could start a DOS .COM program (a jump or a mov:
+ * COM files have no magic, so file(1) guesses from the first instruction).
+ * Measured: 1 in 100 random 8 KiB blocks, so about as many headerless or
+ * encrypted binary uploads.  Such a guess is no reason to refuse: nothing
+ * runs a .COM file from a web page or a media server. */
+static bool com_guess(const char *mime, const unsigned char *head, size_t n)
+{
+	return strcasecmp(mime, "application/x-dosexec") == 0 && !starts(head, n, "MZ", 2);
+}
+
 const char *eccr_content_refusal(const char *mime, const unsigned char *head, size_t n)
 {
 	const char *why;
@@ -231,7 +242,7 @@ const char *eccr_content_refusal(const char *mime, const unsigned char *head, si
 	 * calls it (text/x-script.python, text/x-perl, text/plain...). */
 	if (starts(head, n, "#!", 2))
 		return "a script (#!)";
-	if (mime != NULL)
+	if (mime != NULL && !com_guess(mime, head, n))
 		for (size_t i = 0; i < sizeof refused_mime / sizeof refused_mime[0]; i++)
 			if (strcasecmp(mime, refused_mime[i].mime) == 0)
 				return refused_mime[i].why;
