@@ -300,10 +300,13 @@ def cmd_report(results, out):
                  "all delivered" if d["left"] == 0 else "GAVE UP WAITING", d["drain_s"], d["left"]))
     for j in (r for r in rows if r.get("kind") == "jobs"):
         ceil = j.get("pgbench_ceiling_per_s") or 0
-        print("jobs: %d noop jobs, 2 workers x %d: %.0f jobs/s; pgbench claim+complete ceiling %.0f/s (%.0f%%);"
+        batch = j.get("pgbench_batch_ceiling_per_s") or 0
+        print("jobs: %d noop jobs, 2 workers x %d: %.0f jobs/s; pgbench claim+complete ceilings:"
+              " one per transaction %.0f/s (%.0f%%), 50 per statement %.0f/s (%.0f%%);"
               " pickup p50 %s ms, p99 %s ms (%d samples)"
               % (j["jobs"], j["max_concurrent"], j["jobs_per_s"], ceil,
-                 100 * j["jobs_per_s"] / ceil if ceil else 0, j.get("pickup_p50_ms"),
+                 100 * j["jobs_per_s"] / ceil if ceil else 0, batch,
+                 100 * j["jobs_per_s"] / batch if batch else 0, j.get("pickup_p50_ms"),
                  j.get("pickup_p99_ms"), j.get("pickup_samples", 0)))
     for u in (r for r in rows if r.get("kind") == "upload"):
         print("upload: %d MiB through lighttpd (local backend) in %.2f s; cp+sync %.2f s: %.2fx cp;"

@@ -14,12 +14,22 @@
 
 #include "db.h"
 #include "jobs.h"
+#include "json.h"
 #include "log.h"
 #include "outbox.h"
 #include "util.h"
 
 #define MAX_RUNNERS 1024
 #define PROGRESS_INTERVAL_MS 200
+/* Succeeded jobs recorded per statement: enough that a busy worker writes
+ * one statement where it wrote dozens, small enough that the statement
+ * stays well under a megabyte with typical results. */
+#define FINISH_BATCH 64
+/* Leases run out in seconds: looking for expired ones on every wake-up
+ * would cost a round trip per claim at full load for nothing. */
+#define RECLAIM_INTERVAL_MS 250
+/* A result larger than this is recorded on its own statement. */
+#define RESULT_BATCH_MAX (256 * 1024)
 
 /* Runnable jobs of the types this worker has handlers for, claimed with
  * their job_started events.  $1 limit, $2 worker id, $3 lease s, $4 types. */
@@ -65,9 +75,14 @@ static struct eccr_stmt st_reclaim = {
 	.nparams = 0,
 };
 
+/* SKIP LOCKED: a row another statement holds is being finished or
+ * cancelled right now; waiting for it would deadlock with the batched
+ * completion, which locks several of the same rows in its own order. */
 static struct eccr_stmt st_heartbeat = {
 	.sql = "UPDATE jobs SET locked_until = now() + make_interval(secs => $2::int)"
-	       " WHERE locked_by = $1 AND status = 'running' RETURNING id::text, cancel_requested",
+	       " WHERE id IN (SELECT id FROM jobs WHERE locked_by = $1 AND status = 'running'"
+	       "              FOR UPDATE SKIP LOCKED)"
+	       " RETURNING id::text, cancel_requested",
 	.nparams = 2,
 };
 
@@ -82,6 +97,22 @@ static struct eccr_stmt st_succeeded = {
 	"               jsonb_build_object('job_id', u.id, 'result', u.result) FROM u RETURNING id)"
 	"SELECT id FROM ev",
 	.nparams = 3,
+};
+
+/* The same for several jobs at once: $1 a JSON array of [id, result]
+ * pairs (ids from the claim, results checked as JSON by the worker). */
+static struct eccr_stmt st_succeeded_batch = {
+	.sql =
+	"WITH f AS (SELECT (e->>0)::uuid AS id, e->1 AS result FROM jsonb_array_elements($1::jsonb) e),"
+	" u AS (UPDATE jobs j SET status = 'succeeded', result = f.result, progress = 100,"
+	"         finished_at = now(), last_error = NULL, locked_by = NULL, locked_until = NULL,"
+	"         updated_at = now()"
+	"       FROM f WHERE j.id = f.id AND j.locked_by = $2 AND j.status = 'running' RETURNING j.*),"
+	" ev AS (INSERT INTO events (type, actor_id, resource_type, resource_id, episode_id, data)"
+	"        SELECT 'job_completed', 'system', 'job', u.id::text, u.episode_id,"
+	"               jsonb_build_object('job_id', u.id, 'result', u.result) FROM u RETURNING id)"
+	"SELECT id FROM ev",
+	.nparams = 2,
 };
 
 /* $3: 'retry' | 'fail' | 'cancel' | 'release'; $4 error; $5 retry delay ms. */
@@ -130,7 +161,7 @@ static struct eccr_stmt st_started = {
 int jobs_register(void)
 {
 	struct eccr_stmt *all[] = { &st_claim, &st_reclaim, &st_heartbeat, &st_succeeded,
-		&st_unfinished, &st_progress, &st_started };
+		&st_succeeded_batch, &st_unfinished, &st_progress, &st_started };
 	size_t i;
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -162,6 +193,13 @@ struct runner {
 	struct eccr_job_ctx ctx;
 };
 
+/* A job its handler finished with a JSON result, waiting for the main
+ * thread to record it with others (flush_finished). */
+struct finished {
+	char id[37];
+	char *result;
+};
+
 struct jobs {
 	const struct eccr_config *cfg;
 	const struct eccr_plugins *ps;
@@ -172,7 +210,14 @@ struct jobs {
 	PGconn *listen;
 	int64_t listen_retry_at;
 	int wake_fd;
+	int64_t reclaim_at;
 	atomic_bool stopping;
+	/* Succeeded jobs not yet recorded: at most one per runner, since the
+	 * main thread records them before it claims again. */
+	pthread_mutex_t finished_lock;
+	struct finished *finished;  /* MAX_RUNNERS slots */
+	int nfinished;
+	struct finished *flushing;  /* main thread's copy while it records them */
 	/* MAX_RUNNERS slots; threads run in the first nrunners (grown by
 	 * jobs_set_concurrency, read by the heartbeat thread: atomic), and at
 	 * most `limit` of them hold a job (main thread only). */
@@ -238,52 +283,96 @@ static int ctx_cancelled(const struct eccr_job_ctx *ctx)
 
 /* ------------------------------------------------------------ running */
 
-static void record(struct runner *r, int rc, char *result, char *error)
+/* One succeeded job; a result PostgreSQL refuses as JSON is recorded as {}. */
+static enum eccr_db_err record_success(struct jobs *j, struct eccr_db *db, const char *id,
+    const char *result)
+{
+	const char *p[3] = { id, j->worker_id, result ? result : "{}" };
+	PGresult *res;
+	enum eccr_db_err e = eccr_db_exec(db, &st_succeeded, p, &res);
+
+	if (e == ECCR_DB_INVALID) {     /* the handler's result is not JSON */
+		p[2] = "{}";
+		e = eccr_db_exec(db, &st_succeeded, p, &res);
+	}
+	if (e == ECCR_DB_OK) {
+		offer(j, res, 0, 0);
+		PQclear(res);
+	}
+	return e;
+}
+
+static enum eccr_db_err record_unfinished(struct runner *r, int rc, const char *error)
 {
 	struct jobs *j = r->j;
 	char delay[24], err[1024];
-	const char *p[5];
-	const char *outcome;
-	PGresult *res = NULL;
+	const char *p[5] = { r->id, j->worker_id, NULL, err, delay };
+	PGresult *res;
 	enum eccr_db_err e;
 
-	snprintf(err, sizeof err, "%s", error ? error : (rc == ECCR_EMIT_OK ? "" : "the handler failed"));
-	if (rc == ECCR_EMIT_OK) {
-		p[0] = r->id;
-		p[1] = j->worker_id;
-		p[2] = result ? result : "{}";
-		e = eccr_db_exec(r->db, &st_succeeded, p, &res);
-		if (e == ECCR_DB_INVALID) {     /* the handler's result is not JSON */
-			p[2] = "{}";
-			e = eccr_db_exec(r->db, &st_succeeded, p, &res);
-		}
-	} else {
-		if (atomic_load(&r->cancel))
-			outcome = "cancel";
-		else if (atomic_load(&j->stopping))
-			outcome = "release";   /* interrupted by our shutdown, not its fault */
-		else
-			outcome = rc == ECCR_EMIT_RETRY ? "retry" : "fail";
-		snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(r->attempt,
-		    ECCR_TUNABLE(j->cfg->worker.retry_base_ms), ECCR_TUNABLE(j->cfg->worker.retry_max_ms),
-		    eccr_random32()));
-		p[0] = r->id;
-		p[1] = j->worker_id;
-		p[2] = outcome;
-		p[3] = err;
-		p[4] = delay;
-		e = eccr_db_exec(r->db, &st_unfinished, p, &res);
-		if (e == ECCR_DB_OK && PQntuples(res) > 0)
-			eccr_info("job %s (%s) attempt %d: %s -> %s", r->id, r->type, r->attempt,
-			    err, PQgetvalue(res, 0, 0));
-	}
-	if (e != ECCR_DB_OK) {
-		/* The lease runs out and another worker takes the job again. */
-		eccr_warn("job %s: cannot record the outcome; it will run again", r->id);
-		return;
-	}
-	offer(j, res, 0, rc == ECCR_EMIT_OK ? 0 : 1);
+	snprintf(err, sizeof err, "%s", error ? error : "the handler failed");
+	if (atomic_load(&r->cancel))
+		p[2] = "cancel";
+	else if (atomic_load(&j->stopping))
+		p[2] = "release";   /* interrupted by our shutdown, not its fault */
+	else
+		p[2] = rc == ECCR_EMIT_RETRY ? "retry" : "fail";
+	snprintf(delay, sizeof delay, "%lld", (long long)eccr_backoff_ms(r->attempt,
+	    ECCR_TUNABLE(j->cfg->worker.retry_base_ms), ECCR_TUNABLE(j->cfg->worker.retry_max_ms),
+	    eccr_random32()));
+	e = eccr_db_exec(r->db, &st_unfinished, p, &res);
+	if (e != ECCR_DB_OK)
+		return e;
+	if (PQntuples(res) > 0)
+		eccr_info("job %s (%s) attempt %d: %s -> %s", r->id, r->type, r->attempt,
+		    err, PQgetvalue(res, 0, 0));
+	offer(j, res, 0, 1);
 	PQclear(res);
+	return e;
+}
+
+/* Leave a succeeded job for the main thread to record with others (see
+ * flush_finished).  The result is checked here, so that one handler's
+ * malformed result cannot fail the batch: what the strict parser refuses,
+ * or what is too large to batch, is recorded on its own.  Takes *result. */
+static bool defer_success(struct runner *r, char **result)
+{
+	struct jobs *j = r->j;
+	json_object *o = NULL;
+	char detail[96];
+	struct finished *f;
+	bool ok = false;
+
+	if (*result != NULL) {
+		size_t len = strlen(*result);
+
+		if (len > RESULT_BATCH_MAX ||
+		    eccr_json_parse(*result, len, &o, detail, sizeof detail) != ECCR_JSON_OK)
+			return false;
+		json_object_put(o);
+	}
+	pthread_mutex_lock(&j->finished_lock);
+	if (j->nfinished < MAX_RUNNERS) {
+		f = &j->finished[j->nfinished++];
+		snprintf(f->id, sizeof f->id, "%s", r->id);
+		f->result = *result;
+		*result = NULL;
+		ok = true;
+	}
+	pthread_mutex_unlock(&j->finished_lock);
+	return ok;
+}
+
+static void record(struct runner *r, int rc, char **result, const char *error)
+{
+	enum eccr_db_err e;
+
+	if (rc == ECCR_EMIT_OK && defer_success(r, result))
+		return;
+	e = rc == ECCR_EMIT_OK ? record_success(r->j, r->db, r->id, *result)
+	                       : record_unfinished(r, rc, error);
+	if (e != ECCR_DB_OK)    /* the lease runs out and another worker takes the job again */
+		eccr_warn("job %s: cannot record the outcome; it will run again", r->id);
 }
 
 static void run_job(struct runner *r)
@@ -301,7 +390,7 @@ static void run_job(struct runner *r)
 	rc = r->pi->desc.run(r->pi->state, &job, &r->ctx, &result, &error);
 	if (rc != ECCR_EMIT_OK && rc != ECCR_EMIT_RETRY && rc != ECCR_EMIT_FAIL)
 		rc = ECCR_EMIT_FAIL;
-	record(r, rc, result, error);
+	record(r, rc, &result, error);
 	free(result);
 	free(error);
 }
@@ -419,11 +508,19 @@ static int busy_runners(struct jobs *j)
 }
 
 /* Jobs this worker may take now: below its limit, never below zero (a
- * lowered limit waits for running jobs to finish). */
+ * lowered limit waits for running jobs to finish).  A success not yet
+ * recorded counts: the job is still 'running' in the database until the
+ * next flush_finished. */
 static int idle_runners(struct jobs *j)
 {
-	int n = j->limit - busy_runners(j);
+	/* Busy first: a runner defers its success before it turns idle, so
+	 * read in this order it is counted once or twice, never missed. */
+	int busy = busy_runners(j), pending, n;
 
+	pthread_mutex_lock(&j->finished_lock);
+	pending = j->nfinished;
+	pthread_mutex_unlock(&j->finished_lock);
+	n = j->limit - busy - pending;
 	return n > 0 ? n : 0;
 }
 
@@ -488,6 +585,88 @@ static void reclaim(struct jobs *j)
 	PQclear(res);
 }
 
+/* ------------------------------------------------------------ recording */
+
+/* n succeeded jobs in one statement, with their job_completed events. */
+static enum eccr_db_err record_batch(struct jobs *j, const struct finished *f, int n)
+{
+	struct printbuf *pb = printbuf_new();
+	const char *p[2] = { NULL, j->worker_id };
+	PGresult *res;
+	enum eccr_db_err e = ECCR_DB_ERROR;
+	int i, bad = pb == NULL;
+
+	/* Concatenated, not rebuilt: every id is a uuid from the claim and
+	 * every result was parsed as JSON by defer_success. */
+	bad = bad || printbuf_strappend(pb, "[") < 0;
+	for (i = 0; i < n && !bad; i++)
+		bad = (i > 0 && printbuf_strappend(pb, ",") < 0) ||
+		    printbuf_strappend(pb, "[\"") < 0 ||
+		    printbuf_memappend(pb, f[i].id, (int)strlen(f[i].id)) < 0 ||
+		    printbuf_strappend(pb, "\",") < 0 ||
+		    printbuf_memappend(pb, f[i].result ? f[i].result : "{}",
+		        f[i].result ? (int)strlen(f[i].result) : 2) < 0 ||
+		    printbuf_strappend(pb, "]") < 0;
+	bad = bad || printbuf_strappend(pb, "]") < 0;
+	if (!bad) {
+		p[0] = pb->buf;
+		e = eccr_db_exec(j->db, &st_succeeded_batch, p, &res);
+	}
+	if (pb != NULL)
+		printbuf_free(pb);
+	if (e == ECCR_DB_OK) {
+		for (i = 0; i < PQntuples(res); i++)
+			offer(j, res, i, 0);
+		PQclear(res);
+		return e;
+	}
+	if (e != ECCR_DB_INVALID && !bad)
+		return e;
+	/* A result json-c took and PostgreSQL did not (or no memory for the
+	 * batch): one at a time, so the others are recorded as they are. */
+	for (i = 0; i < n; i++)
+		if ((e = record_success(j, j->db, f[i].id, f[i].result)) != ECCR_DB_OK)
+			return e;
+	return ECCR_DB_OK;
+}
+
+/* Record what the runners finished, FINISH_BATCH jobs per statement.  Main
+ * thread, before it claims: a job finished and not yet recorded is still
+ * 'running' in the database, so claiming first would run more than the
+ * limit there.  -1 when the database failed: what was not recorded goes
+ * back in the queue for the next tick (the heartbeat keeps renewing those
+ * leases meanwhile, so dropping them would leave them 'running' for as
+ * long as this worker lives). */
+static int flush_finished(struct jobs *j)
+{
+	int i, k, n, batch;
+
+	pthread_mutex_lock(&j->finished_lock);
+	n = j->nfinished;
+	memcpy(j->flushing, j->finished, (size_t)n * sizeof *j->finished);
+	j->nfinished = 0;
+	pthread_mutex_unlock(&j->finished_lock);
+	for (i = 0; i < n; i += batch) {
+		batch = n - i < FINISH_BATCH ? n - i : FINISH_BATCH;
+		if (record_batch(j, j->flushing + i, batch) != ECCR_DB_OK)
+			break;
+		for (k = i; k < i + batch; k++)
+			free(j->flushing[k].result);
+	}
+	if (i >= n)
+		return 0;
+	eccr_warn("%d finished jobs: cannot record their outcome now; trying again", n - i);
+	pthread_mutex_lock(&j->finished_lock);
+	for (k = i; k < n; k++) {
+		if (j->nfinished < MAX_RUNNERS)
+			j->finished[j->nfinished++] = j->flushing[k];
+		else
+			free(j->flushing[k].result);   /* cannot happen: one per runner */
+	}
+	pthread_mutex_unlock(&j->finished_lock);
+	return -1;
+}
+
 /* ------------------------------------------------------------ LISTEN */
 
 static void listen_connect(struct jobs *j)
@@ -549,9 +728,14 @@ int jobs_tick(struct jobs *j)
 
 	drain_wakeups(j);
 	listen_connect(j);
+	if (flush_finished(j) != 0)
+		return -1;
 	if (atomic_load(&j->stopping))
 		return 0;
-	reclaim(j);
+	if (now_ms() >= j->reclaim_at) {
+		reclaim(j);
+		j->reclaim_at = now_ms() + RECLAIM_INTERVAL_MS;
+	}
 	/* Keep claiming while there are idle runners and jobs come back. */
 	while ((idle = idle_runners(j)) > 0) {
 		if ((n = claim(j, idle)) < 0)
@@ -668,11 +852,14 @@ struct jobs *jobs_start(const struct eccr_config *cfg, const struct eccr_plugins
 	/* Every slot up front (untouched pages cost nothing), so a SIGHUP
 	 * that raises worker.max_concurrent never moves a runner. */
 	j->runners = calloc(MAX_RUNNERS, sizeof *j->runners);
+	j->finished = calloc(MAX_RUNNERS, sizeof *j->finished);
+	j->flushing = calloc(MAX_RUNNERS, sizeof *j->flushing);
+	pthread_mutex_init(&j->finished_lock, NULL);
 	j->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	j->db = eccr_db_new(cfg->database.conninfo, "eccr-worker-jobs");
 	pthread_mutex_init(&j->hb_lock, NULL);
 	pthread_cond_init(&j->hb_wake, NULL);
-	if (j->runners == NULL || j->wake_fd < 0 || j->db == NULL ||
+	if (j->runners == NULL || j->finished == NULL || j->flushing == NULL || j->wake_fd < 0 || j->db == NULL ||
 	    jobs_set_concurrency(j, cfg->worker.max_concurrent) != 0) {
 		*failed = true;
 		return NULL;
@@ -699,6 +886,7 @@ bool jobs_stop(struct jobs *j, int deadline_ms)
 	atomic_store(&j->stopping, true);
 	while ((busy = busy_runners(j)) > 0 && now_ms() < until)
 		usleep(20000);
+	(void)flush_finished(j);
 	if (busy > 0) {
 		/* Handlers that ignore cancellation: put their jobs back for
 		 * another worker and leave without them. */
@@ -741,6 +929,11 @@ bool jobs_stop(struct jobs *j, int deadline_ms)
 		pthread_cond_destroy(&r->wake);
 	}
 	free(j->runners);
+	for (k = 0; k < j->nfinished; k++)     /* what the last flush could not record */
+		free(j->finished[k].result);
+	free(j->finished);
+	free(j->flushing);
+	pthread_mutex_destroy(&j->finished_lock);
 	PQfinish(j->listen);
 	eccr_db_free(j->db);
 	close(j->wake_fd);

@@ -4,9 +4,12 @@
  * eccr_jobs, a runner finishing, or the poll interval): it reclaims the
  * jobs of workers whose lease ran out and claims as many runnable jobs as
  * it has idle runner threads, by priority then run_at, FOR UPDATE SKIP
- * LOCKED.  Each runner thread runs one job at a time in its plugin and
- * records the outcome with its event; a heartbeat thread renews the leases
- * and carries cancel requests to the running handlers. */
+ * LOCKED, with their job_started events in the same statement.  Each
+ * runner thread runs one job at a time in its plugin; a success is left
+ * for the main thread, which records the successes of all runners in one
+ * statement before it claims again (a failure, rarer and with more to
+ * decide, is recorded by its runner).  A heartbeat thread renews the
+ * leases and carries cancel requests to the running handlers. */
 #ifndef ECCR_WORKER_JOBS_H
 #define ECCR_WORKER_JOBS_H
 
@@ -33,7 +36,8 @@ int jobs_set_concurrency(struct jobs *j, int n);
 int jobs_listen_fd(struct jobs *j);
 int jobs_wake_fd(struct jobs *j);
 
-/* Drain what woke us; reconnect LISTEN if needed; reclaim and claim.
+/* Drain what woke us; reconnect LISTEN if needed; record the jobs that
+ * succeeded since the last tick; reclaim (at most every 250 ms) and claim.
  * Returns the number of jobs started, -1 on a database error. */
 int jobs_tick(struct jobs *j);
 

@@ -177,6 +177,57 @@ Test(jobs, killed_worker_job_runs_again_elsewhere, .timeout = 90)
 	(void)who;
 }
 
+/* The four jobs a worker claimed in one statement die with it and come
+ * back, every one, when their lease runs out. */
+Test(jobs, killed_worker_holding_a_batch_loses_none_of_it, .timeout = 90)
+{
+	char tag[64];
+	pid_t h = harness_worker(), a, b;
+
+	snprintf(tag, sizeof tag, "batch-crash-%s", uniq());
+	kill(h, SIGSTOP);
+	a = start_worker();
+	insert_jobs(tag, "SELECT 'noop', jsonb_build_object('tag', $1::text, 'sleep_ms', 3000), 0, now(), 3,"
+	    " 'tests' FROM generate_series(1, 4)");
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'",
+	    tag, 4, 20), 4);
+	cr_assert_eq(db_long("SELECT count(DISTINCT locked_by) FROM jobs WHERE payload->>'tag' = $1", tag), 1);
+	kill(a, SIGKILL);
+	waitpid(a, NULL, 0);
+	b = start_worker();
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'"
+	    " AND attempts = 2", tag, 4, 40), 4);
+	cr_assert_eq(db_long("SELECT count(*) FROM events e JOIN jobs j ON e.resource_id = j.id::text"
+	    " WHERE j.payload->>'tag' = $1 AND e.type = 'job_retry'", tag), 4);
+	kill(b, SIGTERM);
+	waitpid(b, NULL, 0);
+	kill(h, SIGCONT);
+}
+
+/* Jobs that finish together are recorded in one statement; a result
+ * json-c accepts and PostgreSQL refuses (a number out of numeric's range)
+ * or no JSON at all is recorded as {} and the others keep theirs. */
+Test(jobs, one_bad_result_costs_the_others_nothing, .timeout = 60)
+{
+	char tag[64];
+	pid_t h = harness_worker();
+
+	snprintf(tag, sizeof tag, "results-%s", uniq());
+	kill(h, SIGSTOP);
+	insert_jobs(tag, "SELECT 'results', jsonb_build_object('tag', $1::text, 'kind',"
+	    " CASE g WHEN 2 THEN 'overflow' WHEN 7 THEN 'not-json' ELSE 'ok' END), 0, now(), 3, 'tests'"
+	    " FROM generate_series(1, 8) g");
+	kill(h, SIGCONT);
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'succeeded'",
+	    tag, 8, 30), 8);
+	cr_assert_eq(db_long("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND attempts = 1"
+	    " AND result = CASE WHEN payload->>'kind' = 'ok' THEN '{\"ok\": true}'::jsonb ELSE '{}' END",
+	    tag), 8);
+	cr_assert_eq(db_long("SELECT count(*) FROM events e JOIN jobs j ON e.resource_id = j.id::text"
+	    " WHERE j.payload->>'tag' = $1 AND e.type = 'job_completed' AND e.data->'result' = j.result",
+	    tag), 8);
+}
+
 Test(jobs, sigterm_releases_running_jobs_and_exits, .timeout = 60)
 {
 	char tag[64];
