@@ -44,27 +44,13 @@ for what in "passwd eccr" "group eccr"; do
 		exit 1
 	fi
 done
-for p in /etc/eccr /run/eccr; do
-	[ ! -e "$p" ] || { echo "deb: $p exists already: use another machine" >&2; exit 1; }
-done
-# A program run as root with the default storage.local_root leaves an
-# empty /var/lib/eccr/files/tmp behind: set aside while the packages make
-# their own, and put back at the end.  One with files in it is refused.
-if [ -e /var/lib/eccr ] && [ -n "$(find /var/lib/eccr -not -type d | head -1)" ]; then
-	echo "deb: /var/lib/eccr exists and holds files: use another machine" >&2
-	exit 1
-fi
+[ ! -e /etc/eccr ] || { echo "deb: /etc/eccr exists already: use another machine" >&2; exit 1; }
 
 "$SRC/script/bootstrap"
 
 STACK_DIR=$(mktemp -d /tmp/eccr-deb.XXXXXX)
 chmod 755 "$STACK_DIR"   # apt's _apt user reads the .debs, PostgreSQL its directory
 SET_ASIDE=""
-if [ -e /var/lib/eccr ]; then
-	SET_ASIDE=$STACK_DIR/var-lib-eccr.set-aside
-	mv /var/lib/eccr "$SET_ASIDE"
-	echo "deb: an empty /var/lib/eccr was here: set aside until the end"
-fi
 # shellcheck source=../../script/lib/stack.sh
 . "$SRC/script/lib/stack.sh"
 # shellcheck source=../deploy/scenario.sh
@@ -88,13 +74,6 @@ say() {
 export DEBIAN_FRONTEND=noninteractive
 APT="apt-get -y -q -o Dpkg::Options::=--force-confnew"
 
-# Package scripts must not start the distribution's services (apache2's
-# helper reloads Apache after a2disconf): the CI machine runs its own.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-	chmod 755 /usr/sbin/policy-rc.d
-	POLICY_MADE=1
-fi
 
 # ---------------------------------------------------------------- units
 # The value of KEY in the installed UNIT (the last one wins, as in systemd).
@@ -212,7 +191,10 @@ cleanup() {
 	getent passwd eccr >/dev/null && userdel eccr
 	getent group eccr >/dev/null && groupdel eccr
 	rm -rf /etc/eccr /var/lib/eccr
-	[ -z "$SET_ASIDE" ] || mv "$SET_ASIDE" /var/lib/eccr
+	for p in $SET_ASIDE; do
+		rm -rf "$p"
+		mv "$STACK_DIR/set-aside$p" "$p"
+	done
 	rm -f /etc/apache2/conf-enabled/eccr.conf /etc/lighttpd/conf-enabled/50-eccr.conf \
 		/var/lib/apache2/conf/*/eccr
 	[ "$POLICY_MADE" = 0 ] || rm -f /usr/sbin/policy-rc.d
@@ -224,6 +206,27 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Package scripts must not start the distribution's services (apache2's
+# helper reloads Apache after a2disconf): the CI machine runs its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	POLICY_MADE=1
+fi
+
+# A program run as root with the default storage.local_root or
+# metrics.dir (and no eccr installed, as checked above) leaves
+# /var/lib/eccr/files/tmp or /run/eccr/metrics behind: set aside while the
+# packages and units make their own, and put back at the end.
+for p in /var/lib/eccr /run/eccr; do
+	if [ -e "$p" ]; then
+		mkdir -p "$STACK_DIR/set-aside$(dirname "$p")"
+		mv "$p" "$STACK_DIR/set-aside$p"
+		SET_ASIDE="$SET_ASIDE $p"
+		echo "deb: $p was here (no eccr installed): set aside until the end"
+	fi
+done
 
 # ---------------------------------------------------------------- 1. build
 VERSION=$(dpkg-parsechangelog -l "$SRC/debian/changelog" -S Version)
