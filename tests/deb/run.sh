@@ -24,7 +24,7 @@
 #   7. apt-get purge: nothing of ours is left (files, links, user, group,
 #      units' state) but the test's own database directory.
 # Whatever happens, the packages are purged at the end (trap), since the
-# machine goes on being used.  About 4 minutes on 2 cores, 2 of them the
+# machine goes on being used.  About 2 minutes on 2 cores, one of them the
 # package build (DEB_BUILD_OPTIONS=nocheck: script/test runs the unit tests
 # on its own build).  Needs root, and a machine where eccr is not installed.
 set -euo pipefail
