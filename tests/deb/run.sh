@@ -245,9 +245,12 @@ mkdir -p "$TREE"
 		if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi   # not deleted
 	done | xargs -0 cp -P --parents -t "$TREE")
 [ -f "$TREE/debian/rules" ] || fail "the copy of the tree has no debian/rules"
+# The source package first, from the pristine copy, for lintian.
+(cd "$STACK_DIR/build" && dpkg-source -b "eccr-$VERSION") >"$STACK_DIR/build.log" 2>&1 ||
+	{ cat "$STACK_DIR/build.log" >&2; fail "dpkg-source -b failed"; }
 say "building the packages $VERSION (dpkg-buildpackage -us -uc -b)"
 (cd "$TREE" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" \
-	dpkg-buildpackage -us -uc -b) >"$STACK_DIR/build.log" 2>&1 ||
+	dpkg-buildpackage -us -uc -b) >>"$STACK_DIR/build.log" 2>&1 ||
 	{ tail -40 "$STACK_DIR/build.log" >&2; fail "dpkg-buildpackage failed (log: $STACK_DIR/build.log)"; }
 DEBS=()
 for p in $PACKAGES; do
@@ -258,11 +261,12 @@ done
 
 # ---------------------------------------------------------------- 2. lintian
 say "lintian"
-lintian --fail-on error,warning \
-	"$STACK_DIR/build/eccr_${VERSION}_$ARCH.changes" >"$STACK_DIR/lintian.log" 2>&1 ||
+lintian --fail-on error,warning --display-info \
+	"$STACK_DIR/build/eccr_${VERSION}_$ARCH.changes" "$STACK_DIR/build/eccr_$VERSION.dsc" \
+	>"$STACK_DIR/lintian.log" 2>&1 ||
 	{ cat "$STACK_DIR/lintian.log" >&2; fail "lintian reports errors or unjustified warnings"; }
 grep -E '^[EW]:' "$STACK_DIR/lintian.log" && fail "lintian: see above"
-say "lintian: no error, no warning ($(grep -c '^[IP]:' "$STACK_DIR/lintian.log" || true) notes)"
+say "lintian (binary and source packages): no error, no warning, $(grep -c '^I:' "$STACK_DIR/lintian.log" || true) infos not overridden"
 
 # eccr uses no library it does not link: libmemcached is the presence
 # plugin's alone.
