@@ -45,6 +45,23 @@ strip_map <"$S/dist/signals.module.js" |
 cp "$S/LICENSE" signals/LICENSE
 cp "$C/LICENSE" signals/LICENSE.signals-core
 
+# Their sources, for the Debian source package (debian/missing-sources/README).
+M=../../debian/missing-sources/www/vendor
+if [ -d ../../debian ]; then
+	srcs() {  # FROM TO: the .js, .mjs and .ts sources, not the typings
+		rm -rf "$2"
+		mkdir -p "$2"
+		(cd "$1" && find . -path ./integrations -prune -o -type f \
+			\( -name '*.js' -o -name '*.mjs' -o -name '*.ts' \) ! -name '*.d.ts' -print0 |
+			xargs -0 cp --parents -t "$2")
+	}
+	srcs "$P/src" "$(pwd)/$M/preact/preact.module.js"
+	srcs "$P/hooks/src" "$(pwd)/$M/preact/hooks.module.js"
+	srcs "$H/src" "$(pwd)/$M/htm/htm.module.js"
+	srcs "$S/src" "$(pwd)/$M/signals/signals.module.js"
+	srcs "$C/src" "$(pwd)/$M/signals/signals-core.module.js"
+fi
+
 cat >VERSIONS <<EOV
 preact $PREACT (npm preact: dist/preact.module.js, hooks/dist/hooks.module.js) MIT
 htm $HTM (npm htm: dist/htm.module.js) Apache-2.0
