@@ -284,7 +284,12 @@ def cmd_report(results, out):
     for c, d in sorted(sinks.items()):
         for kind, label in (("sinks", "all sinks vs none"),
                             ("idem", "Idempotency-Key vs none")):
-            if kind in d and "none" in d and d["none"]["rps"]:
+            bad = sum((d[k].get("non2xx") or 0) + (d[k].get("socket_errors") or 0)
+                      for k in (kind, "none") if k in d)
+            if kind in d and "none" in d and bad:
+                # Errors are cheap: a comparison of them says nothing.
+                print("  POST %d conns, %s: NOT COMPARED, %d errors in the runs" % (c, label, bad))
+            elif kind in d and "none" in d and d["none"]["rps"]:
                 print("  POST %d conns, %s: throughput %+.0f%%, p50 %+.0f%%"
                       % (c, label, 100 * (d[kind]["rps"] / d["none"]["rps"] - 1),
                          100 * (d[kind]["p50_ms"] / d["none"]["p50_ms"] - 1)

@@ -23,7 +23,9 @@ function request()
       math.random(1, 2000000000), n)
    local headers = nil
    if idem then
+      -- wrk.format takes this table instead of wrk.headers, not beside it.
       headers = { ["Idempotency-Key"] = tag .. "-" .. n }
+      for k, v in pairs(wrk.headers) do headers[k] = v end
    end
    return wrk.format("POST", "/api/v1/episodes", headers, body)
 end
