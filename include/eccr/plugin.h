@@ -54,7 +54,7 @@ extern "C" {
 #endif
 
 #define ECCR_PLUGIN_ABI_MAJOR 1
-#define ECCR_PLUGIN_ABI_MINOR 1
+#define ECCR_PLUGIN_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define ECCR_PLUGIN_ENTRY_SYMBOL "eccr_plugin_entry"
@@ -233,6 +233,16 @@ struct eccr_plugin {
 	 * ECCR_EMIT_FAIL with *error (malloc'd text, may stay NULL). */
 	int (*run)(void *state, const struct eccr_job *job,
 	    const struct eccr_job_ctx *ctx, char **result_json, char **error);
+	/* ECCR_PLUGIN_SINK, optional (SDK minor 2; NULL: emit() one at a
+	 * time): deliver events[0..n) together, in id order, and set
+	 * results[i] to events[i]'s enum eccr_emit_result (one bad event need
+	 * not fail the others).  The host calls it for the first delivery of
+	 * the durable events it dispatches at once (n from 1 to a few
+	 * hundred), with the same guarantees as emit(), which still gets
+	 * redeliveries and transient events: a sink with emit_batch keeps its
+	 * emit.  host->retry_after applies to every RETRY of the call. */
+	void (*emit_batch)(void *state, const struct eccr_event *const *events, size_t n,
+	    int *results);
 };
 
 /* Every plugin defines exactly this function (ECCR_PLUGIN_DECLARE_ENTRY

@@ -12,7 +12,8 @@
  * conninfo =          ; default: the core's database.conninfo
  * events = *
  *
- * emit() runs on one dispatcher thread and keeps one connection; query()
+ * emit() and emit_batch() (a batch's rows in one statement) run on one
+ * dispatcher thread and keep one connection; query()
  * runs on request threads and takes connections from a small pool. */
 #include <pthread.h>
 #include <stdbool.h>
@@ -148,19 +149,22 @@ static int activity_init(const struct eccr_host *host, void **state)
 	return 0;
 }
 
-static int activity_emit(void *state, const struct eccr_event *ev)
-{
-	struct activity *a = state;
-	const char *action = action_of(ev->type);
-	const char *p[9];
-	PGresult *res;
-	PGconn *c;
-	int rc;
+/* One row's columns from an event; see INSERT_HEAD. */
+#define ROW_PARAMS 9
+/* Rows per statement: well under PostgreSQL's 65535 parameters. */
+#define BATCH_ROWS 1000
+#define INSERT_HEAD \
+	"INSERT INTO activity_logs (event_id, user_id, action, resource_type, resource_id," \
+	" episode_id, metadata, created_at, actor_name, subject)" \
+	" SELECT v.e::bigint, v.u, v.a, v.rt, v.ri, v.ep::uuid, v.m::jsonb, v.at::timestamptz," \
+	"  NULLIF(v.an, ''), CASE v.rt WHEN 'episode' THEN v.m::jsonb->>'title'" \
+	"   WHEN 'file' THEN v.m::jsonb->>'name' WHEN 'job' THEN v.m::jsonb->>'type'" \
+	"   WHEN 'announcement' THEN v.m::jsonb->>'title' END" \
+	" FROM (VALUES "
+#define INSERT_TAIL ") v(e, u, a, rt, ri, ep, m, at, an) ON CONFLICT (event_id) DO NOTHING"
 
-	if (action == NULL)
-		return ECCR_EMIT_OK;            /* not an audited event */
-	if ((c = ensure(a, &a->emit_conn)) == NULL)
-		return ECCR_EMIT_RETRY;
+static void row_params(const struct eccr_event *ev, const char *action, const char **p)
+{
 	p[0] = ev->id > 0 ? ev->id_text : NULL;
 	p[1] = ev->actor_id;
 	p[2] = action;
@@ -170,26 +174,108 @@ static int activity_emit(void *state, const struct eccr_event *ev)
 	p[6] = ev->data_json;
 	p[7] = ev->occurred_at;
 	p[8] = ev->actor_name;
-	res = PQexecParams(c, "INSERT INTO activity_logs (event_id, user_id, action, resource_type,"
-	    " resource_id, episode_id, metadata, created_at, actor_name, subject)"
-	    " VALUES ($1::bigint, $2, $3, $4, $5, $6::uuid, $7::jsonb, $8::timestamptz,"
-	    "  NULLIF($9, ''), CASE $4 WHEN 'episode' THEN $7::jsonb->>'title'"
-	    "   WHEN 'file' THEN $7::jsonb->>'name' WHEN 'job' THEN $7::jsonb->>'type'"
-	    "   WHEN 'announcement' THEN $7::jsonb->>'title' END)"
-	    " ON CONFLICT (event_id) DO NOTHING", 9, NULL, p, NULL, NULL, 0);
+}
+
+/* Rows for n events in one statement: INSERT_HEAD, a VALUES list of
+ * placeholders only (the values are bound), INSERT_TAIL.  PGRES result. */
+static PGresult *insert_rows(PGconn *c, const char *const *p, int n)
+{
+	/* Each placeholder takes at most ",($" or "," "$", 10 digits and ")". */
+	size_t cap = sizeof INSERT_HEAD + sizeof INSERT_TAIL + (size_t)n * ROW_PARAMS * 16;
+	char *sql = malloc(cap);
+	size_t len;
+	PGresult *res;
+	int i, k;
+
+	if (sql == NULL)
+		return NULL;
+	len = (size_t)snprintf(sql, cap, "%s", INSERT_HEAD);
+	for (i = 0; i < n; i++)
+		for (k = 0; k < ROW_PARAMS; k++)
+			len += (size_t)snprintf(sql + len, cap - len, "%s$%d%s",
+			    k == 0 ? (i ? ",(" : "(") : ",", i * ROW_PARAMS + k + 1,
+			    k == ROW_PARAMS - 1 ? ")" : "");
+	snprintf(sql + len, cap - len, "%s", INSERT_TAIL);
+	res = PQexecParams(c, sql, n * ROW_PARAMS, NULL, p, NULL, NULL, 0);
+	free(sql);
+	return res;
+}
+
+/* Class 22/23 (bad data, a constraint) will never succeed; anything else
+ * may (the server went away, a deadlock). */
+static int classify(PGresult *res)
+{
+	const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return code && (strncmp(code, "22", 2) == 0 || strncmp(code, "23", 2) == 0)
+	    ? ECCR_EMIT_FAIL : ECCR_EMIT_RETRY;
+}
+
+static int activity_emit(void *state, const struct eccr_event *ev)
+{
+	struct activity *a = state;
+	const char *action = action_of(ev->type);
+	const char *p[ROW_PARAMS];
+	PGresult *res;
+	PGconn *c;
+	int rc;
+
+	if (action == NULL)
+		return ECCR_EMIT_OK;            /* not an audited event */
+	if ((c = ensure(a, &a->emit_conn)) == NULL)
+		return ECCR_EMIT_RETRY;
+	row_params(ev, action, p);
+	res = insert_rows(c, p, 1);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		rc = ECCR_EMIT_OK;
 	} else {
-		const char *state_code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		/* Class 22/23 (bad data, constraint) will never succeed. */
-		rc = state_code && (strncmp(state_code, "22", 2) == 0 || strncmp(state_code, "23", 2) == 0)
-		    ? ECCR_EMIT_FAIL : ECCR_EMIT_RETRY;
+		rc = classify(res);
 		a->host->log(a->host, ECCR_PLUGIN_LOG_WARNING, "event %s: %s", ev->id_text,
 		    PQerrorMessage(c));
 	}
 	PQclear(res);
 	return rc;
+}
+
+/* Every audited event of the batch in one statement, one round trip and
+ * one commit; when that fails on one bad event, one at a time, so only it
+ * fails.  An unreachable database is a RETRY for all, tried once. */
+static void activity_emit_batch(void *state, const struct eccr_event *const *evs, size_t n,
+    int *results)
+{
+	struct activity *a = state;
+	const char **p;
+	PGresult *res = NULL;
+	PGconn *c = NULL;
+	size_t i;
+	int rows = 0, rc;
+
+	if (n > BATCH_ROWS) {
+		for (i = 0; i < n; i += BATCH_ROWS)
+			activity_emit_batch(state, evs + i, n - i < BATCH_ROWS ? n - i : BATCH_ROWS,
+			    results + i);
+		return;
+	}
+	p = malloc(n * ROW_PARAMS * sizeof *p);
+	for (i = 0; i < n; i++) {
+		const char *action = action_of(evs[i]->type);
+
+		results[i] = ECCR_EMIT_OK;      /* not audited: nothing to write */
+		if (action != NULL && p != NULL)
+			row_params(evs[i], action, p + (size_t)rows++ * ROW_PARAMS);
+	}
+	if (rows > 0 && p != NULL && (c = ensure(a, &a->emit_conn)) != NULL)
+		res = insert_rows(c, p, rows);
+	free(p);
+	if (rows == 0 || PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	rc = c == NULL || PQstatus(c) != CONNECTION_OK ? ECCR_EMIT_RETRY : -1;
+	for (i = 0; i < n; i++)
+		if (action_of(evs[i]->type) != NULL)
+			results[i] = rc == -1 ? activity_emit(state, evs[i]) : rc;
 }
 
 /* ------------------------------------------------------------ queries */
@@ -508,6 +594,7 @@ static const struct eccr_plugin descriptor = {
 	.fini = activity_fini,
 	.emit = activity_emit,
 	.query = activity_query,
+	.emit_batch = activity_emit_batch,
 };
 
 ECCR_PLUGIN_DECLARE_ENTRY

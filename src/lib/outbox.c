@@ -160,46 +160,103 @@ static const char *outcome_name(int rc)
 	return rc == ECCR_EMIT_RETRY ? "RETRY" : "FAIL";
 }
 
-/* First delivery of one event to every sink that wants it. */
-static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plugins *ps,
-    const struct eccr_config *cfg, const struct eccr_event *ev, struct eccr_outbox_stats *st)
+/* events[0..n) to one sink: emit_batch when it has one, else emit() one
+ * at a time; results[i] and hints_ms[i] (-1: none) for each. */
+static void emit_many(struct eccr_plugin_instance *pi, const struct eccr_event *const *evs,
+    size_t n, int *results, int64_t *hints_ms)
 {
 	size_t i;
 
-	for (i = 0; i < ps->n; i++) {
-		struct eccr_plugin_instance *pi = ps->v[i];
-		char delay[24], err[64];
-		const char *p[5];
-		PGresult *res;
-		int64_t hint;
-		int rc;
-		enum eccr_db_err e;
-		bool dead;
-
-		if (pi->desc.kind != ECCR_PLUGIN_SINK || !eccr_plugin_wants(pi, ev->type))
-			continue;
-		if ((rc = emit_one(pi, ev, &hint)) == ECCR_EMIT_OK) {
-			st->ok++;
-			continue;
-		}
-		dead = rc == ECCR_EMIT_FAIL || ECCR_TUNABLE(cfg->outbox.max_attempts) <= 1;
-		rc == ECCR_EMIT_RETRY ? st->retry++ : st->failed++;
-		if (dead)
-			st->dead++;
-		snprintf(delay, sizeof delay, "%lld", (long long)retry_delay_ms(cfg, 1, hint));
-		snprintf(err, sizeof err, "sink answered %s", outcome_name(rc));
-		p[0] = ev->id_text;
-		p[1] = pi->name;
-		p[2] = dead ? "dead" : "retry";
-		p[3] = delay;
-		p[4] = err;
-		if ((e = eccr_db_exec(db, &st_record, p, &res)) != ECCR_DB_OK)
-			return e;
-		PQclear(res);
-		eccr_log(dead ? LOG_WARNING : LOG_INFO, "event %s to %s: %s%s", ev->id_text,
-		    pi->name, outcome_name(rc), dead ? ", dead" : ", will retry");
+	if (pi->desc.emit_batch == NULL) {
+		for (i = 0; i < n; i++)
+			results[i] = emit_one(pi, evs[i], &hints_ms[i]);
+		return;
 	}
+	pthread_mutex_lock(&emit_lock);
+	for (i = 0; i < n; i++)
+		results[i] = -1;        /* left unset: a bug in the plugin, FAIL below */
+	pi->retry_hint_ms = -1;
+	pi->desc.emit_batch(pi->state, evs, n, results);
+	for (i = 0; i < n; i++)
+		hints_ms[i] = pi->retry_hint_ms;
+	pi->retry_hint_ms = -1;
+	pthread_mutex_unlock(&emit_lock);
+	for (i = 0; i < n; i++) {
+		if (results[i] != ECCR_EMIT_OK && results[i] != ECCR_EMIT_RETRY &&
+		    results[i] != ECCR_EMIT_FAIL) {
+			eccr_err("[plugin:%s] emit_batch gave %d for event %s: treated as FAIL",
+			    pi->name, results[i], evs[i]->id_text);
+			results[i] = ECCR_EMIT_FAIL;
+		}
+		eccr_metrics_delivery(pi->name, results[i]);
+	}
+}
+
+/* A sink did not take an event the first time: a delivery row to retry
+ * it, or a dead one. */
+static enum eccr_db_err record_first(struct eccr_db *db, const struct eccr_config *cfg,
+    const struct eccr_plugin_instance *pi, const struct eccr_event *ev, int rc, int64_t hint,
+    struct eccr_outbox_stats *st)
+{
+	bool dead = rc == ECCR_EMIT_FAIL || ECCR_TUNABLE(cfg->outbox.max_attempts) <= 1;
+	char delay[24], err[64];
+	const char *p[5] = { ev->id_text, pi->name, dead ? "dead" : "retry", delay, err };
+	PGresult *res;
+	enum eccr_db_err e;
+
+	rc == ECCR_EMIT_RETRY ? st->retry++ : st->failed++;
+	if (dead)
+		st->dead++;
+	snprintf(delay, sizeof delay, "%lld", (long long)retry_delay_ms(cfg, 1, hint));
+	snprintf(err, sizeof err, "sink answered %s", outcome_name(rc));
+	if ((e = eccr_db_exec(db, &st_record, p, &res)) != ECCR_DB_OK)
+		return e;
+	PQclear(res);
+	eccr_log(dead ? LOG_WARNING : LOG_INFO, "event %s to %s: %s%s", ev->id_text,
+	    pi->name, outcome_name(rc), dead ? ", dead" : ", will retry");
 	return ECCR_DB_OK;
+}
+
+/* The first delivery of n events, sink by sink: each sink gets the events
+ * it wants, in id order, in one call where it can take them together.
+ * Scratch arrays of n come from one allocation per batch. */
+static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, const struct eccr_event *evs, size_t n,
+    struct eccr_outbox_stats *st)
+{
+	const struct eccr_event **want;
+	int64_t *hints;
+	int *results;
+	void *scratch;
+	enum eccr_db_err e = ECCR_DB_OK;
+	size_t i, k, m;
+
+	scratch = malloc(n * (sizeof *want + sizeof *hints + sizeof *results));
+	if (scratch == NULL)
+		return ECCR_DB_ERROR;
+	want = scratch;
+	hints = (int64_t *)(want + n);
+	results = (int *)(hints + n);
+	for (k = 0; k < ps->n && e == ECCR_DB_OK; k++) {
+		struct eccr_plugin_instance *pi = ps->v[k];
+
+		if (pi->desc.kind != ECCR_PLUGIN_SINK)
+			continue;
+		for (m = 0, i = 0; i < n; i++)
+			if (eccr_plugin_wants(pi, evs[i].type))
+				want[m++] = &evs[i];
+		if (m == 0)
+			continue;
+		emit_many(pi, want, m, results, hints);
+		for (i = 0; i < m && e == ECCR_DB_OK; i++) {
+			if (results[i] == ECCR_EMIT_OK)
+				st->ok++;
+			else
+				e = record_first(db, cfg, pi, want[i], results[i], hints[i], st);
+		}
+	}
+	free(scratch);
+	return e;
 }
 
 /* Deliver the locked rows of res and mark them dispatched. */
@@ -207,22 +264,25 @@ static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plu
     const struct eccr_config *cfg, PGresult *locked, struct eccr_outbox_stats *st)
 {
 	struct eccr_buf ids = { 0 };
+	struct eccr_event *evs;
 	const char *p[1];
 	PGresult *res;
-	enum eccr_db_err e = ECCR_DB_OK;
+	enum eccr_db_err e;
 	int i, n = PQntuples(locked);
 
+	if (n == 0)
+		return ECCR_DB_OK;
+	if ((evs = calloc((size_t)n, sizeof *evs)) == NULL)
+		return ECCR_DB_ERROR;
 	eccr_buf_addc(&ids, '{');
-	for (i = 0; i < n && e == ECCR_DB_OK; i++) {
-		struct eccr_event ev;
-
-		row_event(locked, i, 1, &ev);
-		e = first_delivery(db, ps, cfg, &ev, st);
-		eccr_buf_printf(&ids, "%s%s", i ? "," : "", ev.id_text);
-		st->events++;
+	for (i = 0; i < n; i++) {
+		row_event(locked, i, 1, &evs[i]);
+		eccr_buf_printf(&ids, "%s%s", i ? "," : "", evs[i].id_text);
 	}
 	eccr_buf_addc(&ids, '}');
-	if (e == ECCR_DB_OK && n > 0) {
+	e = first_delivery(db, ps, cfg, evs, (size_t)n, st);
+	st->events += (size_t)n;
+	if (e == ECCR_DB_OK) {
 		p[0] = ids.p;
 		if (ids.oom)
 			e = ECCR_DB_ERROR;
@@ -230,6 +290,7 @@ static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plu
 			PQclear(res);
 	}
 	eccr_buf_free(&ids);
+	free(evs);
 	return e;
 }
 

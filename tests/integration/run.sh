@@ -75,6 +75,8 @@ events = [!n]*
 [plugin.sink-flaky]
 path = $STACK_DIR/flaky.jsonl
 fail_times = 2
+; one event of a batch refused for good (test_pipeline.c)
+fail_match = poison-pill
 events = episode_created
 
 [plugin.sink-dead]
