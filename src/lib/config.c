@@ -815,6 +815,22 @@ static char *read_line(char *str, int num, void *stream)
 	return check_line(c, str) == 0 ? str : NULL;
 }
 
+/* plugins.load again: its instances follow those of the lines before.
+ * A list longer than a line (INI_MAX_LINE) is written over several. */
+static int load_more(struct parse_ctx *c, const struct key *k, const char *value)
+{
+	const char *before = *FIELD(c->cfg, k->off, char *), *bad;
+	char why[256], *joined;
+
+	if (asprintf(&joined, "%s%s%s", before, *before && *value ? ", " : "", value) < 0)
+		return fail(c, "out of memory"), 0;
+	bad = set_value(c->cfg, k, joined, c->basedir, why, sizeof why);
+	free(joined);
+	if (bad != NULL)
+		return fail(c, "%s.%s: %s", k->section, k->name, bad), 0;
+	return 1;
+}
+
 /* inih's section and key arguments are cut at 49 bytes; check_line made
  * sure keys fit, and the section is taken from our own state. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -833,6 +849,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return plugin_key(c, name, value);
 	if ((k = find_key(c->section, name)) == NULL)
 		return fail(c, "unknown key \"%.60s\" in section [%s]", name, c->section), 0;
+	if (c->seen[k - schema] && k->off == OFF(plugins.load))
+		return load_more(c, k, value);
 	if (c->seen[k - schema])
 		return fail(c, "%s.%s: duplicate key", k->section, k->name), 0;
 	c->seen[k - schema] = true;

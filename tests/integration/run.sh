@@ -64,7 +64,9 @@ idempotency_ttl_s = 10" write_config eccr_test <<EOC
 
 [plugins]
 dir = $STACK_DIR/plugins
-load = activity-pg, sink-jsonl, sink-flaky, sink-dead=sink-flaky, job-noop, job-checksum, job-results, broadcast-ws, notify-email, presence-memcache, crm=webhook-http, chat=webhook-http
+load = activity-pg, sink-jsonl, sink-flaky, sink-dead=sink-flaky, job-noop, job-checksum, job-results
+; the list goes on (load lines add up)
+load = broadcast-ws, notify-email, presence-memcache, crm=webhook-http, chat=webhook-http
 
 [plugin.sink-jsonl]
 path = $STACK_DIR/events.jsonl

@@ -319,6 +319,8 @@ static const struct bad_case bad_cases[] = {
 	  "expected an integer 1024..1073741824" },
 	{ "[auth]\nleeway_s = -1\n", 2, "auth.leeway_s: expected an integer 0..3600" },
 	{ "[server]\nthreads = 4\nthreads = 5\n", 3, "server.threads: duplicate key" },
+	{ "[plugins]\nload = activity-pg\nload = crm=webhook-http, Bad/Name\n", 3,
+	  "plugins.load: expected a comma list of plugin names" },
 	{ "[server]\nthreads = 4\n[auth]\n[server]\nthreads = 5\n", 5,
 	  "server.threads: duplicate key" },
 	{ "[auth]\nmode = kerberos\n", 2,
@@ -707,6 +709,14 @@ Test(config, path_precedence)
 /* The reference file loads as shipped, and with every ";key = value" line
  * uncommented it still loads and gives exactly the defaults: the
  * documented defaults cannot drift from the schema. */
+/* A list longer than a line: load repeats, the lines add up in order. */
+Test(config, load_over_several_lines)
+{
+	cr_assert_eq(load("[plugins]\nload = activity-pg, crm=webhook-http\n"
+	    "load = chat=webhook-http\nload =\n\n[auth]\n[plugins]\nload = job-noop\n"), 0, "%s", err);
+	cr_assert_str_eq(cfg.plugins.load, "activity-pg, crm=webhook-http, chat=webhook-http, job-noop");
+}
+
 Test(config, reference_file)
 {
 	const char *src = getenv("ECCR_SRCDIR");
