@@ -49,15 +49,17 @@ host_up() {  # NAME ADDR
 	ip -n "$(ns "$1")" link set eth0 up
 }
 
-# The host is gone: every process in it SIGKILLed, its address removed and
-# its link down, so peers see silence (not refusals) as after a power cut.
+# The host is gone as after a power cut: its link goes down and its
+# address away first, so peers see silence (no FIN, no RST, no refusal:
+# requests in flight to it hang until their timeouts), then every process
+# in it is SIGKILLed.
 host_down() {  # NAME
 	local pids
+	ip -n "$(ns "$1")" link set eth0 down
+	ip -n "$(ns "$1")" addr flush dev eth0
 	pids=$(ip netns pids "$(ns "$1")")
 	# shellcheck disable=SC2086
 	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-	ip -n "$(ns "$1")" addr flush dev eth0
-	ip -n "$(ns "$1")" link set eth0 down
 	for _ in $(seq 1 50); do
 		[ -z "$(ip netns pids "$(ns "$1")")" ] && return 0
 		sleep 0.1
