@@ -28,6 +28,9 @@
 /* Leases run out in seconds: looking for expired ones on every wake-up
  * would cost a round trip per claim at full load for nothing. */
 #define RECLAIM_INTERVAL_MS 250
+/* How often a runner tries again to record an outcome while the database
+ * is away (record). */
+#define RECORD_RETRY_MS 500
 /* A result larger than this is recorded on its own statement. */
 #define RESULT_BATCH_MAX (256 * 1024)
 
@@ -363,16 +366,47 @@ static bool defer_success(struct runner *r, char **result)
 	return ok;
 }
 
+/* Waits up to ms, in steps, returning early when the worker stops. */
+static void pause_unless_stopping(struct jobs *j, int ms)
+{
+	struct timespec step = { 0, 100 * 1000000L };
+
+	for (; ms > 0 && !atomic_load(&j->stopping); ms -= 100)
+		nanosleep(&step, NULL);
+}
+
+/* The runner keeps the job until its outcome is recorded: while it is
+ * busy the heartbeat renews the lease, and the lease is renewed for every
+ * job of this worker still 'running', so an outcome dropped here would
+ * leave the job 'running' for as long as the worker lives.  So a database
+ * that is down or restarting is waited for; only a worker that stops gives
+ * up, and then the lease runs out and another worker runs the job again.
+ * An error text PostgreSQL refuses is replaced, once, by a plain one. */
 static void record(struct runner *r, int rc, char **result, const char *error)
 {
 	enum eccr_db_err e;
 
 	if (rc == ECCR_EMIT_OK && defer_success(r, result))
 		return;
-	e = rc == ECCR_EMIT_OK ? record_success(r->j, r->db, r->id, *result)
-	                       : record_unfinished(r, rc, error);
-	if (e != ECCR_DB_OK)    /* the lease runs out and another worker takes the job again */
-		eccr_warn("job %s: cannot record the outcome; it will run again", r->id);
+	for (;;) {
+		e = rc == ECCR_EMIT_OK ? record_success(r->j, r->db, r->id, *result)
+		                       : record_unfinished(r, rc, error);
+		if (e == ECCR_DB_OK)
+			return;
+		if (e == ECCR_DB_INVALID && rc != ECCR_EMIT_OK && error != NULL) {
+			error = NULL;
+			continue;
+		}
+		if ((e != ECCR_DB_UNAVAILABLE && e != ECCR_DB_SERIALIZATION) ||
+		    atomic_load(&r->j->stopping))
+			break;
+		pause_unless_stopping(r->j, RECORD_RETRY_MS);
+	}
+	if (atomic_load(&r->j->stopping))
+		eccr_warn("job %s: outcome not recorded; it runs again when its lease ends", r->id);
+	else    /* a bug or a broken schema: db.c logged the error */
+		eccr_err("job %s: outcome not recorded; it stays running until this worker stops",
+		    r->id);
 }
 
 static void run_job(struct runner *r)

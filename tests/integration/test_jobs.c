@@ -13,7 +13,7 @@
 
 #include "client.h"
 
-static pid_t start_worker(void)
+static pid_t start_worker_with(const char *config)
 {
 	pid_t pid = fork();
 
@@ -21,10 +21,31 @@ static pid_t start_worker(void)
 	if (pid == 0) {
 		if (freopen("/dev/null", "w", stdout) == NULL)
 			_exit(126);
-		execl(getenv("ECCR_TEST_WORKER"), "eccr-worker", "-c", getenv("ECCR_TEST_CONFIG"), (char *)NULL);
+		execl(getenv("ECCR_TEST_WORKER"), "eccr-worker", "-c", config, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t start_worker(void)
+{
+	return start_worker_with(getenv("ECCR_TEST_CONFIG"));
+}
+
+/* A copy of the harness's configuration with worker.lease_s = 60, under
+ * the stack's directory: path gets its name. */
+static void long_lease_config(char *path, size_t len)
+{
+	char line[1024];
+	FILE *in = fopen(getenv("ECCR_TEST_CONFIG"), "r"), *out;
+
+	cr_assert_not_null(in);
+	snprintf(path, len, "%s/eccr-long-lease.conf", getenv("ECCR_TEST_STACK_DIR"));
+	cr_assert_not_null(out = fopen(path, "w"));
+	while (fgets(line, sizeof line, in) != NULL)
+		fputs(strncmp(line, "lease_s", 7) == 0 ? "lease_s = 60\n" : line, out);
+	fclose(in);
+	cr_assert_eq(fclose(out), 0);
 }
 
 static pid_t harness_worker(void)
@@ -282,4 +303,37 @@ Test(jobs, processor_announces_itself)
 	cr_assert_gt(db_long("SELECT count(*) FROM events WHERE type = 'job_processor_started'"
 	    " AND resource_type = 'worker' AND data ? 'worker_id' AND (data->>'max_concurrent')::int = 4"
 	    " AND (data->>'poll_interval_ms')::int = 100", NULL), 0);
+}
+
+/* A handler that ends while PostgreSQL is away: its outcome is recorded
+ * when the database is back, by the worker still running (before, the
+ * outcome was dropped and the heartbeat renewed the job's lease for as
+ * long as the worker lived: 'running' for ever).  The lease (60 s) is far
+ * longer than the outage, so no reclaim can end the job instead. */
+Test(jobs_outage, an_outcome_the_database_missed_is_recorded_when_it_returns, .timeout = 90)
+{
+	const char *stop = getenv("ECCR_TEST_PG_STOP"), *start = getenv("ECCR_TEST_PG_START");
+	char tag[64], config[512];
+	pid_t h = harness_worker(), w;
+
+	if (stop == NULL || start == NULL)
+		cr_skip_test("ECCR_TEST_PG_STOP/START are not set");
+	snprintf(tag, sizeof tag, "outage-%s", uniq());
+	long_lease_config(config, sizeof config);
+	kill(h, SIGSTOP);
+	w = start_worker_with(config);
+	insert_jobs(tag, "VALUES ('noop', jsonb_build_object('tag', $1::text, 'sleep_ms', 2000,"
+	    " 'fail_permanently', true), 0, now(), 1, 'tests')");
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'running'", tag, 1, 20), 1);
+	cr_assert_eq(system(stop), 0, "%s failed", stop);
+	/* The database is away while the handler ends (2 s after it
+	 * started) and the runner's first tries to record it fail: nothing to
+	 * poll meanwhile. */
+	sleep(5);
+	cr_assert_eq(system(start), 0, "%s failed", start);
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1 AND status = 'failed'"
+	    " AND attempts = 1 AND locked_by IS NULL", tag, 1, 15), 1);
+	kill(w, SIGTERM);
+	waitpid(w, NULL, 0);
+	kill(h, SIGCONT);
 }
