@@ -926,6 +926,43 @@ static double wait_all_present(char ids[][37], int n, const char *token, const c
 	return now_ms() - t0;
 }
 
+/* Each key homed on the restarted server (ports[0]) is written there again
+ * (once this process's breaker let a probe through: retry_s). */
+static void keys_back_home(const int ports[2], char ids[][37], int n, const int home[],
+    const char *token)
+{
+	char key[128], *value;
+
+	for (int i = 0; i < n; i++) {
+		double t0 = now_ms();
+
+		if (home[i] != 0)
+			continue;
+		episode_key(key, ids[i]);
+		while ((value = mc_get(ports[0], key)) == NULL && now_ms() - t0 < 5000) {
+			cr_assert_eq(heartbeat(ids[i], token), 204);
+			usleep(100000);
+		}
+		cr_assert_not_null(value, "%s did not go back to its server", key);
+		free(value);
+	}
+}
+
+/* /health 200 again within 10 s. */
+static void wait_health_ok(void)
+{
+	for (int i = 0; i < 100; i++) {
+		struct resp *r = http_root("GET", "/health", NULL);
+		long status = r->status;
+
+		resp_free(r);
+		if (status == 200)
+			break;
+		usleep(100000);
+	}
+	assert_health(200);
+}
+
 /* One memcached of the two killed: the keys homed on it go to the other
  * within its breaker's time, heartbeats, reads and leaves go on, and so
  * does the sweep (its index shards fail over the same way); /health says
@@ -986,34 +1023,66 @@ Test(presence_outage, one_server_down_its_keys_go_to_the_other_and_come_back,
 	memcached_port("ECCR_TEST_MEMCACHED_START", ports[0]);
 	took = wait_all_present(ids, n, to, olga, 10000);
 	cr_log_info("server back: every episode present after %.0f ms", took);
-	/* Home again: each key homed on the restarted server is written there
-	 * (once this process's breaker let a probe through: retry_s). */
-	for (i = 0; i < n; i++) {
-		double t1 = now_ms();
-
-		if (home[i] != 0)
-			continue;
-		episode_key(key, ids[i]);
-		while ((value = mc_get(ports[0], key)) == NULL && now_ms() - t1 < 5000) {
-			cr_assert_eq(heartbeat(ids[i], to), 204);
-			usleep(100000);
-		}
-		cr_assert_not_null(value, "%s did not go back to its server", key);
-		free(value);
-	}
-	for (i = 0; i < 100; i++) {
-		long status;
-
-		r = http_root("GET", "/health", NULL);
-		status = r->status;
-		resp_free(r);
-		if (status == 200)
-			break;
-		usleep(100000);
-	}
-	assert_health(200);
+	keys_back_home(ports, ids, n, home, to);
+	wait_health_ok();
 	free(to);
 	free(tp);
+}
+
+/* SIGSTOP or SIGCONT to the memcached at port. */
+static void memcached_signal_port(int port, int sig)
+{
+	char pidfile[64];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(pidfile, sizeof pidfile, "memcached-%d.pid", port);
+	f = fopen(stack_path(pidfile), "r");
+	cr_assert_not_null(f, "%s: %s", pidfile, strerror(errno));
+	cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	cr_assert_eq(kill((pid_t)pid, sig), 0, "kill %ld: %s", pid, strerror(errno));
+}
+
+/* One memcached of the two hung (it accepts connections, never answers):
+ * every heartbeat and read still succeeds, through the other; one request
+ * per retry_s waits for the probe's io timeout (300 ms), the rest do not. */
+Test(presence_outage, a_hung_server_of_the_pool_delays_one_request_per_retry_interval,
+    .timeout = 90, .fini = memcached_resume)
+{
+	int ports[2], home[POOL_EPISODES_MAX], n, slow = 0, rounds = 0;
+	char ids[POOL_EPISODES_MAX][37];
+	const char *quinn = user("quinn");
+	char *tq = token_for(quinn, "viewer");
+	double start, t0, took, slowest = 0;
+
+	cr_assert_eq(memcached_ports(ports), 2);
+	n = spread_episodes(ports, tq, 2, ids, home);
+	memcached_signal_port(ports[0], SIGSTOP);
+	for (start = now_ms(); now_ms() - start < 4 * RETRY_MS; rounds++) {
+		for (int i = 0; i < n; i++) {
+			double one = 0;
+
+			t0 = now_ms();
+			all_present(&ids[i], 1, tq, quinn, false, &one);
+			took = now_ms() - t0;
+			slow += took > 250;
+			slowest = took > slowest ? took : slowest;
+		}
+		usleep(50000);
+	}
+	took = (now_ms() - start) / 1000;
+	cr_log_info("one of two servers hung: %d of %d heartbeats and reads over %.1f s took "
+	    "> 250 ms, slowest %.0f ms", slow, rounds * n, took, slowest);
+	cr_assert_leq(slow, (int)took + 2, "%d slow in %.1f s", slow, took);
+	cr_assert_lt(slowest, 1000.0, "a heartbeat and read took %.0f ms", slowest);
+	assert_health(503);
+
+	memcached_signal_port(ports[0], SIGCONT);
+	took = wait_all_present(ids, n, tq, quinn, 10000);
+	cr_log_info("server answering again: every episode present after %.0f ms", took);
+	wait_health_ok();
+	free(tq);
 }
 
 /* The presence events of one user on one episode, in file order, as a
