@@ -40,6 +40,16 @@
  * memcached.  A viewer's presence_left thus comes within about sweep_s of
  * its ttl running out.  The resource type "index" is reserved.
  *
+ * Keys are spread over the servers (ketama).  While one is down, every key
+ * that lives on it (viewers, index shards, deletes alike) goes to another
+ * server of the pool, the same in every process (route.h, store.c), and
+ * presence goes on; "health" still answers unavailable until every server
+ * is back, so /health shows the pool degraded.  Back, a server gets its
+ * keys again and what was written elsewhere meanwhile is not read: viewers
+ * reappear at their next heartbeat, announced by one more presence_joined.
+ * With every server down the queries answer ECCR_QUERY_UNAVAILABLE at once
+ * (the breakers of store.c).
+ *
  * It is a sink only to forget the viewers of a deleted episode at once
  * (episode_deleted); every other event is taken without work. */
 #include <ctype.h>

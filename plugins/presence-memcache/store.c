@@ -13,7 +13,22 @@
  * then one request probes it while the others still fail fast.  So while
  * memcached is down or hung a request spends microseconds here, at most
  * one request per retry_s waits for a timeout, and presence comes back by
- * itself when memcached does. */
+ * itself when memcached does.
+ *
+ * Failover: while the breaker of a key's home server is open, or when the
+ * key's operation has just failed there, the key goes to the first of its
+ * routes (route.h) whose server's breaker is closed, so presence keeps
+ * working on the other servers of the pool.  Only the home server is ever
+ * probed for a key: a request waits for at most one timeout of a server
+ * known to be down, as without failover.  Once the home server answers a
+ * probe the key goes back to it, and what was written on the fallback
+ * meanwhile is no longer read: a restarted server holds nothing, so its
+ * viewers reappear at their next heartbeat, announced once more by a
+ * presence_joined; a server that was only unreachable holds its values of
+ * before the outage, whose viewers expire (again).  The fallback's copy
+ * expires by itself (an index shard's copy is swept empty in a later
+ * outage).  Processes agree on a route when they agree on which servers
+ * are down: each learns it from its own first failed request. */
 #include "store.h"
 
 #include <pthread.h>
@@ -26,6 +41,8 @@
 
 #include <libmemcached/memcached.h>
 #include <libmemcached/util.h>
+
+#include "route.h"
 
 /* CAS rounds before giving up (answered as unavailable). */
 #define CAS_ATTEMPTS 64
@@ -202,8 +219,9 @@ static void breaker_after(struct store *s, struct breaker *b, memcached_st *mc,
 	}
 	if (atomic_exchange(&b->down_until, mono_ms() + s->retry_ms) == 0)
 		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
-		    "memcached %s:%u unavailable (%s); trying again every %lld ms", b->name, b->port,
-		    memcached_last_error_message(mc), (long long)s->retry_ms);
+		    "memcached %s:%u unavailable (%s); its keys go to the other servers, and it is "
+		    "tried again every %lld ms", b->name, b->port, memcached_last_error_message(mc),
+		    (long long)s->retry_ms);
 }
 
 static memcached_st *handle(struct store *s)
@@ -218,14 +236,15 @@ static memcached_st *handle(struct store *s)
 	return mc;
 }
 
-/* gets: the value (malloc'd, NULL when the key is missing) and its CAS. */
-static memcached_return_t gets(memcached_st *mc, const char *key, char **val,
-    size_t *len, uint64_t *cas)
+/* gets on the server of group: the value (malloc'd, NULL when the key is
+ * missing) and its CAS. */
+static memcached_return_t gets(memcached_st *mc, const char *group, const char *key,
+    char **val, size_t *len, uint64_t *cas)
 {
 	const char *keys[1] = { key };
 	size_t lens[1] = { strlen(key) };
 	memcached_result_st *r;
-	memcached_return_t rc = memcached_mget(mc, keys, lens, 1);
+	memcached_return_t rc = memcached_mget_by_key(mc, group, strlen(group), keys, lens, 1);
 	bool oom = false;
 
 	*val = NULL;
@@ -300,20 +319,28 @@ static bool apply(struct store *s, enum store_op op, const char *user_id, const 
 	}
 }
 
+/* Where a round works: key, on the server of group (route.h). */
+struct at {
+	const char *key;
+	const char *group;
+};
+
 /* A round of cas_loop: 1 done, 0 lost a race (retry), -1 error (*rc says
  * which, for the breaker). */
-typedef int round_fn(struct store *s, memcached_st *mc, const char *key, void *arg,
+typedef int round_fn(struct store *s, memcached_st *mc, const struct at *at, void *arg,
     memcached_return_t *rc);
 
 /* Write a changed value back: cas when it was read with a token, add when
  * the key was missing.  1: stored; 0: lost a race; -1: error. */
-static int write_back(memcached_st *mc, const char *key, bool existed, const char *val,
+static int write_back(memcached_st *mc, const struct at *at, bool existed, const char *val,
     size_t len, time_t expiry, uint64_t cas, memcached_return_t *rc)
 {
+	size_t gl = strlen(at->group), kl = strlen(at->key);
+
 	if (existed)
-		*rc = memcached_cas(mc, key, strlen(key), val, len, expiry, 0, cas);
+		*rc = memcached_cas_by_key(mc, at->group, gl, at->key, kl, val, len, expiry, 0, cas);
 	else
-		*rc = memcached_add(mc, key, strlen(key), val, len, expiry, 0);
+		*rc = memcached_add_by_key(mc, at->group, gl, at->key, kl, val, len, expiry, 0);
 	if (*rc == MEMCACHED_SUCCESS || *rc == MEMCACHED_STORED)
 		return 1;
 	if (*rc == MEMCACHED_DATA_EXISTS || *rc == MEMCACHED_NOTSTORED || *rc == MEMCACHED_NOTFOUND)
@@ -328,7 +355,7 @@ struct update {
 };
 
 /* One read-modify-write round of a resource's viewers. */
-static int update_round(struct store *s, memcached_st *mc, const char *key, void *arg,
+static int update_round(struct store *s, memcached_st *mc, const struct at *at, void *arg,
     memcached_return_t *rc)
 {
 	struct update *u = arg;
@@ -342,10 +369,11 @@ static int update_round(struct store *s, memcached_st *mc, const char *key, void
 
 	store_outcome_free(out);
 	out->joined = out->full = false;
-	if ((*rc = gets(mc, key, &val, &len, &cas)) != MEMCACHED_SUCCESS)
+	if ((*rc = gets(mc, at->group, at->key, &val, &len, &cas)) != MEMCACHED_SUCCESS)
 		return -1;
 	if (val != NULL && viewers_decode(val, len, s->max_viewers, &out->now) != 0)
-		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "%s held no viewers list; starting afresh", key);
+		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING, "%s held no viewers list; starting afresh",
+		    at->key);
 	if (viewers_prune(&out->now, now, s->ttl_ms, &out->expired) < 0)
 		return free(val), -1;
 	write = apply(s, u->op, u->user_id, u->name, now, out, &err);
@@ -353,7 +381,7 @@ static int update_round(struct store *s, memcached_st *mc, const char *key, void
 		return free(val), err == 0 ? 1 : -1;
 	if ((enc = viewers_encode(&out->now, &enclen)) == NULL)
 		return free(val), -1;
-	r = write_back(mc, key, val != NULL, enc, enclen, expiry_s(s, &out->now, now), cas, rc);
+	r = write_back(mc, at, val != NULL, enc, enclen, expiry_s(s, &out->now, now), cas, rc);
 	free(enc);
 	free(val);
 	return r;
@@ -376,26 +404,17 @@ static void backoff(int attempt)
 		usleep((useconds_t)(random() % (100 * (attempt < 20 ? attempt : 20))));
 }
 
-/* Run round until it is done, against lost races (bounded) and one stale
- * pooled connection, behind the key's server's breaker.  ECCR_QUERY_OK or
- * ECCR_QUERY_UNAVAILABLE. */
-static int cas_loop(struct store *s, const char *key, round_fn *round, void *arg)
+/* Run round until it is done on one server, against lost races (bounded)
+ * and one stale pooled connection: 1 done, 0 still contended, -1 error
+ * (*rc says which). */
+static int rounds(struct store *s, memcached_st *mc, const struct at *at, round_fn *round,
+    void *arg, memcached_return_t *rc)
 {
-	memcached_return_t rc = MEMCACHED_SUCCESS;
-	memcached_st *mc = handle(s);
-	struct breaker *b;
 	int r = -1;
 
-	if (mc == NULL)
-		return ECCR_QUERY_UNAVAILABLE;
-	b = breaker_of(s, mc, key);
-	if (!breaker_admit(s, b)) {
-		memcached_pool_release(s->pool, mc);
-		return ECCR_QUERY_UNAVAILABLE;
-	}
 	for (int attempt = 0, retried = 0; attempt < CAS_ATTEMPTS; attempt++) {
-		r = round(s, mc, key, arg, &rc);
-		if (r < 0 && stale_connection(rc) && !retried++)
+		r = round(s, mc, at, arg, rc);
+		if (r < 0 && stale_connection(*rc) && !retried++)
 			continue;
 		if (r != 0)
 			break;
@@ -403,9 +422,50 @@ static int cas_loop(struct store *s, const char *key, round_fn *round, void *arg
 	}
 	if (r == 0)
 		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
-		    "%s: still contended after %d CAS rounds", key, CAS_ATTEMPTS);
-	breaker_after(s, b, mc, rc);
-	memcached_pool_release(s->pool, mc);
+		    "%s: still contended after %d CAS rounds", at->key, CAS_ATTEMPTS);
+	return r;
+}
+
+struct route_ctx {
+	struct store *s;
+	memcached_st *mc;
+	struct breaker *b;      /* the breaker of the route picked */
+};
+
+/* route_usable_fn: the home server when its breaker admits the request
+ * (which may make this request its probe); another route only when its
+ * server is known to be up, so that no request probes a second server. */
+static bool usable(void *arg, unsigned n, const char *group)
+{
+	struct route_ctx *c = arg;
+
+	c->b = breaker_of(c->s, c->mc, group);
+	if (n == 0)
+		return breaker_admit(c->s, c->b);
+	return c->b == NULL || atomic_load(&c->b->down_until) == 0;
+}
+
+/* Run round on key's home server or, while that is down, on the first
+ * live server of its routes; a route whose server fails now hands over to
+ * the next.  ECCR_QUERY_OK or ECCR_QUERY_UNAVAILABLE. */
+static int cas_loop(struct store *s, const char *key, round_fn *round, void *arg)
+{
+	char group[ROUTE_KEY_MAX + 1];
+	struct at at = { key, group };
+	struct route_ctx c = { s, handle(s), NULL };
+	unsigned limit = s->nservers > 1 ? ROUTE_MAX : 1;
+	memcached_return_t rc = MEMCACHED_SUCCESS;
+	int n = -1, r = -1;
+
+	if (c.mc == NULL)
+		return ECCR_QUERY_UNAVAILABLE;
+	while ((n = route_pick(key, (unsigned)(n + 1), limit, usable, &c, group)) >= 0) {
+		r = rounds(s, c.mc, &at, round, arg, &rc);
+		breaker_after(s, c.b, c.mc, rc);
+		if (r >= 0 || !memcached_fatal(rc))
+			break;
+	}
+	memcached_pool_release(s->pool, c.mc);
 	return r == 1 ? ECCR_QUERY_OK : ECCR_QUERY_UNAVAILABLE;
 }
 
@@ -457,7 +517,7 @@ struct index_change {
 
 /* The shard at key into sh (which is emptied first); a damaged value
  * reads as empty. */
-static memcached_return_t read_shard(struct store *s, memcached_st *mc, const char *key,
+static memcached_return_t read_shard(struct store *s, memcached_st *mc, const struct at *at,
     struct shard *sh, bool *existed, uint64_t *cas)
 {
 	memcached_return_t rc;
@@ -465,19 +525,19 @@ static memcached_return_t read_shard(struct store *s, memcached_st *mc, const ch
 	char *val;
 
 	shard_free(sh);
-	if ((rc = gets(mc, key, &val, &len, cas)) != MEMCACHED_SUCCESS)
+	if ((rc = gets(mc, at->group, at->key, &val, &len, cas)) != MEMCACHED_SUCCESS)
 		return rc;
 	*existed = val != NULL;
 	if (val != NULL && shard_decode(val, len, sh) != 0)
 		s->host->log(s->host, ECCR_PLUGIN_LOG_WARNING,
-		    "%s held no index shard; starting afresh", key);
+		    "%s held no index shard; starting afresh", at->key);
 	free(val);
 	return MEMCACHED_SUCCESS;
 }
 
 /* One read-modify-write round of an index shard.  The shard never expires:
  * the sweep removes what it no longer needs. */
-static int index_round(struct store *s, memcached_st *mc, const char *key, void *arg,
+static int index_round(struct store *s, memcached_st *mc, const struct at *at, void *arg,
     memcached_return_t *rc)
 {
 	struct index_change *c = arg;
@@ -487,7 +547,7 @@ static int index_round(struct store *s, memcached_st *mc, const char *key, void 
 	char *enc;
 	int r;
 
-	if ((*rc = read_shard(s, mc, key, c->sh, &existed, &cas)) != MEMCACHED_SUCCESS)
+	if ((*rc = read_shard(s, mc, at, c->sh, &existed, &cas)) != MEMCACHED_SUCCESS)
 		return -1;
 	if (c->entry == NULL)
 		return 1;
@@ -498,7 +558,7 @@ static int index_round(struct store *s, memcached_st *mc, const char *key, void 
 		return 1;
 	if ((enc = shard_encode(c->sh, &len)) == NULL)
 		return -1;
-	r = write_back(mc, key, existed, enc, len, 0, cas, rc);
+	r = write_back(mc, at, existed, enc, len, 0, cas, rc);
 	free(enc);
 	return r;
 }
@@ -528,15 +588,20 @@ int store_index_change(struct store *s, const char *key, const char *entry, bool
 	return rc;
 }
 
+/* A delete, as a round of cas_loop so that it fails over like the rest;
+ * a missing key is no error. */
+static int forget_round(struct store *s, memcached_st *mc, const struct at *at, void *arg,
+    memcached_return_t *rc)
+{
+	(void)s;
+	(void)arg;
+	*rc = memcached_delete_by_key(mc, at->group, strlen(at->group), at->key, strlen(at->key), 0);
+	return memcached_fatal(*rc) ? -1 : 1;
+}
+
+/* Only the copy on the server the key goes to now: a copy left on another
+ * (written before a failover, or during one) expires by itself. */
 void store_forget(struct store *s, const char *key)
 {
-	memcached_st *mc = handle(s);
-	struct breaker *b;
-
-	if (mc == NULL)
-		return;
-	b = breaker_of(s, mc, key);
-	if (breaker_admit(s, b))
-		breaker_after(s, b, mc, memcached_delete(mc, key, strlen(key), 0));
-	memcached_pool_release(s->pool, mc);
+	(void)cas_loop(s, key, forget_round, NULL);
 }

@@ -1,6 +1,8 @@
 /* store.h - the memcached side of presence-memcache: a pool of libmemcached
  * handles shared by the request threads, and one read-modify-write of a
- * resource's viewers, made safe against concurrent writers by CAS. */
+ * resource's viewers, made safe against concurrent writers by CAS.  Every
+ * keyed operation goes to the key's home server, or while that server is
+ * down to a live one of the pool (route.h, store.c). */
 #ifndef ECCR_PRESENCE_STORE_H
 #define ECCR_PRESENCE_STORE_H
 
@@ -55,7 +57,8 @@ struct store_outcome {
 /* Apply op to the value at key.  Every expired entry is dropped, and
  * reported in out->expired exactly once across all writers (only the writer
  * whose CAS succeeds reports it).  Returns ECCR_QUERY_OK or
- * ECCR_QUERY_UNAVAILABLE (memcached unreachable or too contended).
+ * ECCR_QUERY_UNAVAILABLE (no server of the pool reachable for the key, or
+ * too contended).
  * The caller frees out with store_outcome_free. */
 int store_update(struct store *s, const char *key, enum store_op op,
     const char *user_id, const char *name, struct store_outcome *out);
@@ -75,7 +78,8 @@ int store_index_change(struct store *s, const char *key, const char *entry, bool
 
 /* Can every server be reached?  A server whose breaker is open is not
  * asked again; the others answer "version" (bounded by the timeouts).
- * ECCR_QUERY_OK or ECCR_QUERY_UNAVAILABLE. */
+ * ECCR_QUERY_OK or ECCR_QUERY_UNAVAILABLE: one server down is reported
+ * although its keys fail over, so that /health shows the pool degraded. */
 int store_health(struct store *s);
 
 /* Remove the key (a deleted resource's viewers); best effort. */

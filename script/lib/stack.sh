@@ -426,7 +426,8 @@ memcached_stop() {  # PORT
 }
 
 # Scripts the integration tests call to take memcached away and back:
-# $STACK_DIR/memcached-stop and memcached-start act on every port given.
+# $STACK_DIR/memcached-stop and memcached-start act on the ports they are
+# given (one server of the pool), by default on every port given here.
 write_memcached_scripts() {  # PORT...
 	for action in start stop; do
 		{
@@ -434,9 +435,7 @@ write_memcached_scripts() {  # PORT...
 			echo "set -e"
 			echo "STACK_DIR='$STACK_DIR'"
 			declare -f "memcached_$action"
-			for port in "$@"; do
-				echo "memcached_$action $port"
-			done
+			echo "for port in \${@:-$*}; do memcached_$action \"\$port\"; done"
 		} >"$STACK_DIR/memcached-$action"
 		chmod +x "$STACK_DIR/memcached-$action"
 	done

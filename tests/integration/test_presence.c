@@ -831,6 +831,260 @@ Test(presence_keys, a_damaged_value_is_started_afresh)
 	free(tk);
 }
 
+/* ------------------------------------------------------------ one server down */
+
+#define RETRY_MS 1000           /* retry_s = 1 in the harness */
+#define POOL_EPISODES_MAX 40
+
+/* memcached-stop or memcached-start (which) of one server only. */
+static void memcached_port(const char *which, int port)
+{
+	const char *script = getenv(which);
+	char cmd[1200];
+
+	if (script == NULL)
+		cr_skip_test("%s is not set: run through tests/integration/run.sh", which);
+	snprintf(cmd, sizeof cmd, "%s %d", script, port);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+}
+
+/* The key of episode id's viewers (the harness's key_prefix). */
+static void episode_key(char key[128], const char *id)
+{
+	snprintf(key, 128, "eccr:presence:episode:%.36s", id);
+}
+
+/* Episodes until at least want of them are homed on each server (by where
+ * a heartbeat put their key); home[i] is the index in ports. */
+static int spread_episodes(const int ports[2], const char *token, int want,
+    char ids[][37], int home[])
+{
+	int on[2] = { 0, 0 }, n;
+	char *value;
+
+	for (n = 0; n < POOL_EPISODES_MAX && (on[0] < want || on[1] < want); n++) {
+		create(ids[n]);
+		cr_assert_eq(heartbeat(ids[n], token), 204);
+		home[n] = holder(ports, ids[n], &value);
+		cr_assert_geq(home[n], 0, "no key for episode %s", ids[n]);
+		free(value);
+		on[home[n]]++;
+	}
+	cr_assert(on[0] >= want && on[1] >= want, "%d episodes: %d and %d on the servers",
+	    n, on[0], on[1]);
+	return n;
+}
+
+/* Does a heartbeat of token answer 204 and the reader's episode read list
+ * user, for every one of the n episodes?  With fail_ok, a failure is
+ * answered false; else it fails the test. */
+static bool all_present(char ids[][37], int n, const char *token, const char *user_id,
+    bool fail_ok, double *slowest)
+{
+	for (int i = 0; i < n; i++) {
+		double t0 = now_ms();
+		long status = heartbeat(ids[i], token);
+		struct resp *r = episode_get(ids[i], token);
+		bool ok = status == 204 && r->status == 200 &&
+		    viewer(viewers_of(r), user_id) != NULL;
+
+		*slowest = now_ms() - t0 > *slowest ? now_ms() - t0 : *slowest;
+		if (!ok && !fail_ok)
+			cr_assert_fail("episode %s: heartbeat %ld, read %ld %s", ids[i], status,
+			    r->status, r->body);
+		resp_free(r);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static void assert_health(long want)
+{
+	struct resp *r = http_root("GET", "/health", NULL);
+
+	cr_assert_eq(r->status, want, "%s", r->body);
+	cr_assert_str_eq(resp_str(r, "database"), "ok", "%s", r->body);
+	cr_assert_not_null(strstr(r->body, want == 200 ? "\"presence-memcache\":\"ok\"" :
+	    "\"presence-memcache\":\"unavailable\""), "%s", r->body);
+	if (want != 200)
+		cr_assert_str_eq(resp_str(r, "status"), "degraded", "%s", r->body);
+	resp_free(r);
+}
+
+/* Poll (bounded) until every episode is present again for user_id. */
+static double wait_all_present(char ids[][37], int n, const char *token, const char *user_id,
+    double patience_ms)
+{
+	double t0 = now_ms(), slowest = 0;
+
+	while (!all_present(ids, n, token, user_id, true, &slowest)) {
+		cr_assert_lt(now_ms() - t0, patience_ms, "presence not back within %.0f ms",
+		    patience_ms);
+		usleep(100000);
+	}
+	return now_ms() - t0;
+}
+
+/* Each key homed on the restarted server (ports[0]) is written there again
+ * (once this process's breaker let a probe through: retry_s). */
+static void keys_back_home(const int ports[2], char ids[][37], int n, const int home[],
+    const char *token)
+{
+	char key[128], *value;
+
+	for (int i = 0; i < n; i++) {
+		double t0 = now_ms();
+
+		if (home[i] != 0)
+			continue;
+		episode_key(key, ids[i]);
+		while ((value = mc_get(ports[0], key)) == NULL && now_ms() - t0 < 5000) {
+			cr_assert_eq(heartbeat(ids[i], token), 204);
+			usleep(100000);
+		}
+		cr_assert_not_null(value, "%s did not go back to its server", key);
+		free(value);
+	}
+}
+
+/* /health 200 again within 10 s. */
+static void wait_health_ok(void)
+{
+	for (int i = 0; i < 100; i++) {
+		struct resp *r = http_root("GET", "/health", NULL);
+		long status = r->status;
+
+		resp_free(r);
+		if (status == 200)
+			break;
+		usleep(100000);
+	}
+	assert_health(200);
+}
+
+/* One memcached of the two killed: the keys homed on it go to the other
+ * within its breaker's time, heartbeats, reads and leaves go on, and so
+ * does the sweep (its index shards fail over the same way); /health says
+ * degraded meanwhile.  Back, the keys go home again and /health is 200. */
+Test(presence_outage, one_server_down_its_keys_go_to_the_other_and_come_back,
+    .timeout = 120, .fini = memcached_back)
+{
+	int ports[2], home[POOL_EPISODES_MAX], n, i;
+	char ids[POOL_EPISODES_MAX][37], key[128], *value;
+	const char *olga = user("olga"), *pat = user("pat");
+	char *to = token_for(olga, "viewer"), *tp = token_for(pat, "viewer");
+	char uid[128], eid[128];
+	double t0, took, slowest = 0;
+	struct resp *r;
+
+	cr_assert_eq(memcached_ports(ports), 2);
+	n = spread_episodes(ports, to, 3, ids, home);
+	memcached_port("ECCR_TEST_MEMCACHED_STOP", ports[0]);
+
+	took = wait_all_present(ids, n, to, olga, RETRY_MS + 2000);
+	cr_log_info("one of two servers down: %d episodes present again after %.0f ms", n, took);
+	/* ... and stay so over several retry intervals (the dead server's probes). */
+	for (t0 = now_ms(); now_ms() - t0 < 2.5 * RETRY_MS; usleep(100000))
+		all_present(ids, n, to, olga, false, &slowest);
+	cr_log_info("slowest heartbeat and read with one server down: %.0f ms", slowest);
+	cr_assert_lt(slowest, 1000.0, "a heartbeat and read took %.0f ms", slowest);
+	for (i = 0; i < n; i++) {
+		if (home[i] != 0)
+			continue;
+		episode_key(key, ids[i]);
+		cr_assert_not_null(value = mc_get(ports[1], key), "%s is not on the live server", key);
+		free(value);
+	}
+	/* pat's heartbeats, on the episodes homed on the dead server, then
+	 * nobody's: the worker's sweep finds them through the index, whose
+	 * shards fail over too, and announces each expiry. */
+	for (i = 0; i < n; i++)
+		if (home[i] == 0)
+			cr_assert_eq(heartbeat(ids[i], tp), 204);
+	for (i = 0; i < n && home[i] != 0; i++)
+		;
+	cr_assert_eq(call("DELETE", "episode", ids[i], "", to), 204);
+	r = list(ids[i]);
+	cr_assert_null(viewer(viewers_of(r), olga), "left, but still listed: %s", r->body);
+	resp_free(r);
+	assert_health(503);
+	json_needle(uid, sizeof uid, "user_id", pat);
+	for (i = 0; i < n; i++) {
+		if (home[i] != 0)
+			continue;
+		snprintf(eid, sizeof eid, "\"episode_id\":\"%.36s\"", ids[i]);
+		for (t0 = now_ms(); event_lines("\"type\":\"presence_left\"", uid, eid, NULL) == 0;
+		    usleep(100000))
+			cr_assert_lt(now_ms() - t0, 10000, "no presence_left of %s on %s", pat, ids[i]);
+	}
+	assert_health(503);
+
+	memcached_port("ECCR_TEST_MEMCACHED_START", ports[0]);
+	took = wait_all_present(ids, n, to, olga, 10000);
+	cr_log_info("server back: every episode present after %.0f ms", took);
+	keys_back_home(ports, ids, n, home, to);
+	wait_health_ok();
+	free(to);
+	free(tp);
+}
+
+/* SIGSTOP or SIGCONT to the memcached at port. */
+static void memcached_signal_port(int port, int sig)
+{
+	char pidfile[64];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(pidfile, sizeof pidfile, "memcached-%d.pid", port);
+	f = fopen(stack_path(pidfile), "r");
+	cr_assert_not_null(f, "%s: %s", pidfile, strerror(errno));
+	cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	cr_assert_eq(kill((pid_t)pid, sig), 0, "kill %ld: %s", pid, strerror(errno));
+}
+
+/* One memcached of the two hung (it accepts connections, never answers):
+ * every heartbeat and read still succeeds, through the other; one request
+ * per retry_s waits for the probe's io timeout (300 ms), the rest do not. */
+Test(presence_outage, a_hung_server_of_the_pool_delays_one_request_per_retry_interval,
+    .timeout = 90, .fini = memcached_resume)
+{
+	int ports[2], home[POOL_EPISODES_MAX], n, slow = 0, rounds = 0;
+	char ids[POOL_EPISODES_MAX][37];
+	const char *quinn = user("quinn");
+	char *tq = token_for(quinn, "viewer");
+	double start, t0, took, slowest = 0;
+
+	cr_assert_eq(memcached_ports(ports), 2);
+	n = spread_episodes(ports, tq, 2, ids, home);
+	memcached_signal_port(ports[0], SIGSTOP);
+	for (start = now_ms(); now_ms() - start < 4 * RETRY_MS; rounds++) {
+		for (int i = 0; i < n; i++) {
+			double one = 0;
+
+			t0 = now_ms();
+			all_present(&ids[i], 1, tq, quinn, false, &one);
+			took = now_ms() - t0;
+			slow += took > 250;
+			slowest = took > slowest ? took : slowest;
+		}
+		usleep(50000);
+	}
+	took = (now_ms() - start) / 1000;
+	cr_log_info("one of two servers hung: %d of %d heartbeats and reads over %.1f s took "
+	    "> 250 ms, slowest %.0f ms", slow, rounds * n, took, slowest);
+	cr_assert_leq(slow, (int)took + 2, "%d slow in %.1f s", slow, took);
+	cr_assert_lt(slowest, 1000.0, "a heartbeat and read took %.0f ms", slowest);
+	assert_health(503);
+
+	memcached_signal_port(ports[0], SIGCONT);
+	took = wait_all_present(ids, n, tq, quinn, 10000);
+	cr_log_info("server answering again: every episode present after %.0f ms", took);
+	wait_health_ok();
+	free(tq);
+}
+
 /* The presence events of one user on one episode, in file order, as a
  * string of 'J' (joined) and 'L' (left). */
 static void presence_sequence(const char *uid, const char *eid, char *out, size_t n)
