@@ -230,6 +230,67 @@ Test(metrics, events_and_deliveries_count_up, .timeout = 60)
 	cr_assert_geq(v, ok0 + 1, "%g -> %g", ok0, v);
 }
 
+/* ------------------------------------------------------------ jobs */
+
+static void post_job(const char *json)
+{
+	struct resp *r = http_json("POST", "/jobs", tok_editor(), json);
+
+	cr_assert_eq(r->status, 201, "%ld %s (%s)", r->status, r->body, json);
+	resp_free(r);
+}
+
+static double delta(double before, double after)
+{
+	return after - (before < 0 ? 0 : before);
+}
+
+/* eccr-worker times each handler run into its counter file; a scrape of
+ * eccr-fcgi adds it up: eccr_job_run_seconds{type,outcome}. */
+Test(metrics, job_run_times_by_type_and_outcome, .timeout = 60)
+{
+	const char *ok = "eccr_job_run_seconds_count{type=\"noop\",outcome=\"succeeded\"}";
+	const char *ok_sum = "eccr_job_run_seconds_sum{type=\"noop\",outcome=\"succeeded\"}";
+	const char *ok_inf = "eccr_job_run_seconds_bucket{type=\"noop\",outcome=\"succeeded\",le=\"+Inf\"}";
+	const char *ok_fast = "eccr_job_run_seconds_bucket{type=\"noop\",outcome=\"succeeded\",le=\"0.01\"}";
+	const char *failed = "eccr_job_run_seconds_count{type=\"noop\",outcome=\"failed\"}";
+	double ok0, sum0, fast0, failed0;
+	char tag[64], body[256];
+	struct resp *r;
+	int i;
+
+	r = scrape();
+	ok0 = sample(r, ok);
+	sum0 = sample(r, ok_sum);
+	fast0 = sample(r, ok_fast);
+	failed0 = sample(r, failed);
+	resp_free(r);
+	snprintf(tag, sizeof tag, "metrics-%s", uniq());
+	/* Three that work 50 ms each, one that fails for good. */
+	for (i = 0; i < 3; i++) {
+		snprintf(body, sizeof body, "{\"type\":\"noop\",\"payload\":{\"tag\":\"%s\","
+		    "\"sleep_ms\":50}}", tag);
+		post_job(body);
+	}
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"max_attempts\":1,"
+	    "\"payload\":{\"tag\":\"%s\",\"fail_permanently\":true}}", tag);
+	post_job(body);
+	/* The worker counts a run before it records its outcome. */
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1"
+	    " AND status IN ('succeeded', 'failed')", tag, 4, 30), 4);
+
+	r = scrape();
+	cr_assert_geq(delta(ok0, sample(r, ok)), 3, "%g -> %g", ok0, sample(r, ok));
+	cr_assert_geq(delta(failed0, sample(r, failed)), 1, "%g -> %g", failed0, sample(r, failed));
+	cr_assert_eq(sample(r, ok_inf), sample(r, ok));
+	/* 50 ms each: at least 0.15 s more, none of it under 10 ms. */
+	cr_assert_geq(delta(sum0, sample(r, ok_sum)), 0.15, "%g -> %g", sum0, sample(r, ok_sum));
+	cr_assert_leq(delta(fast0, sample(r, ok_fast)), delta(ok0, sample(r, ok)) - 3);
+	/* Job types are labels; job ids and tags never are. */
+	cr_assert_null(strstr(r->body, tag));
+	resp_free(r);
+}
+
 Test(metrics, dead_deliveries_match_the_table)
 {
 	struct resp *r = scrape();
