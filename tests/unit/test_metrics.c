@@ -1,9 +1,13 @@
 /* Unit tests: the pure half of metrics (metrics_text.c): status and
- * bucket slots, merging regions by label, the text format, the gate. */
+ * bucket slots, merging regions by label, the text format, the gate;
+ * and (metrics.c) folding into an archive of another layout. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "eccr/plugin.h"
 #include "metrics.h"
@@ -346,4 +350,53 @@ Test(metrics, gate)
 	cr_assert_eq(eccr_metrics_gate(false, false, false), 401);
 	cr_assert_eq(eccr_metrics_gate(false, true, false), 403);
 	cr_assert_eq(eccr_metrics_gate(false, true, true), 0);
+}
+
+static void write_file(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, p, n), (ssize_t)n);
+	close(fd);
+}
+
+/* After an upgrade metrics.dir may hold an archive.m of the old layout:
+ * it is started afresh, so the files of dead processes are still folded
+ * (and removed) instead of piling up. */
+Test(metrics, archive_of_another_layout_is_reset)
+{
+	char dir[] = "/tmp/eccr-metrics-XXXXXX", path[512], err[256];
+	struct eccr_metrics_region *dead = region(), *sum = region();
+	static const char old[4096] = "ECCRMET1 and then some other layout";
+	struct stat st;
+	int live = -1;
+
+	cr_assert_not_null(mkdtemp(dir));
+	write_file(dir, "archive.m", old, sizeof old);
+	/* A dead process of this layout (no lock held on its file). */
+	label_job(dead, 0, "noop");
+	dead->job[0].bucket[ECCR_METRICS_JOB_SUCCEEDED][3] = 5;
+	write_file(dir, "worker-1-00000000.m", dead, sizeof *dead);
+
+	cr_assert_eq(eccr_metrics_open(dir, "test", err, sizeof err), 0, "%s", err);
+	snprintf(path, sizeof path, "%s/worker-1-00000000.m", dir);
+	cr_assert_neq(stat(path, &st), 0, "the dead process's file was not folded");
+	snprintf(path, sizeof path, "%s/archive.m", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_size, (off_t)sizeof *sum);
+	eccr_metrics_job_run("noop", ECCR_METRICS_JOB_SUCCEEDED, 2000000);
+	cr_assert_eq(eccr_metrics_collect(dir, sum, &live, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(live, 1);
+	cr_assert_str_eq(sum->job[0].type, "noop");
+	cr_assert_eq(sum->job[0].bucket[ECCR_METRICS_JOB_SUCCEEDED][3], 5);
+	cr_assert_eq(sum->job[0].bucket[ECCR_METRICS_JOB_SUCCEEDED][eccr_metrics_job_bucket(2000000)], 1);
+	cr_assert_eq(sum->job[0].sum_us[ECCR_METRICS_JOB_SUCCEEDED], 2000000);
+	free(dead);
+	free(sum);
+	snprintf(path, sizeof path, "rm -rf '%s'", dir);
+	cr_assert_eq(system(path), 0);
 }
