@@ -32,6 +32,8 @@
 #define ECCR_METRICS_SINKS 32
 #define ECCR_METRICS_JOB_TYPES 32
 #define ECCR_METRICS_JOB_BUCKETS 14 /* 13 bounds (0.01 s .. 1 h) and +Inf */
+/* Rows of eccr_jobs: a queued and a running row per job type. */
+#define ECCR_METRICS_JOB_ROWS (2 * ECCR_METRICS_JOB_TYPES)
 #define ECCR_METRICS_LABEL 96
 #define ECCR_METRICS_BUCKETS 14     /* 13 bounds and +Inf */
 #define ECCR_METRICS_STATUSES 29    /* the codes ECCR answers, then "other" */
@@ -93,6 +95,13 @@ struct eccr_metrics_gauges {
 		char sink[ECCR_METRICS_LABEL];
 		int64_t count;
 	} dead[ECCR_METRICS_SINKS];
+	size_t njobs;               /* live jobs (queued, running) by status and type */
+	struct eccr_metrics_job_row {
+		char status[16];
+		char type[ECCR_METRICS_LABEL];
+		int64_t count;
+	} jobs[ECCR_METRICS_JOB_ROWS];
+	double oldest_queued_s;     /* oldest queued job past its run_at, s; < 0 when none */
 	int processes;              /* live processes whose counters were read */
 };
 

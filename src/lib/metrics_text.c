@@ -406,6 +406,20 @@ static void format_gauges(struct eccr_buf *b, const struct eccr_metrics_gauges *
 		add_label(b, "sink", g->dead[i].sink);
 		eccr_buf_printf(b, "} %" PRId64 "\n", g->dead[i].count);
 	}
+	header(b, "eccr_jobs", "gauge",
+	    "Live jobs by status (queued, running) and type; finished jobs are not counted."
+	    " Queued includes jobs waiting for a later run_at (retries, scheduled jobs).");
+	for (i = 0; i < g->njobs && i < ECCR_METRICS_JOB_ROWS; i++) {
+		eccr_buf_adds(b, "eccr_jobs{");
+		add_label(b, "status", g->jobs[i].status);
+		eccr_buf_addc(b, ',');
+		add_label(b, "type", g->jobs[i].type);
+		eccr_buf_printf(b, "} %" PRId64 "\n", g->jobs[i].count);
+	}
+	header(b, "eccr_jobs_oldest_queued_age_seconds", "gauge",
+	    "Time the oldest queued job has waited since its run_at (due, not yet claimed); 0 when none.");
+	eccr_buf_printf(b, "eccr_jobs_oldest_queued_age_seconds %.3f\n",
+	    g->oldest_queued_s < 0 ? 0.0 : g->oldest_queued_s);
 }
 
 void eccr_metrics_format(struct eccr_buf *b, const struct eccr_metrics_region *sum,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -161,6 +162,9 @@ Test(metrics, exposition_format_parses)
 	cr_assert_geq(sample(r, "eccr_outbox_oldest_undelivered_age_seconds"), 0);
 	cr_assert_geq(sample(r, "eccr_deliveries_total{sink=\"activity-pg\",outcome=\"ok\"}"), 0);
 	cr_assert_eq(sample(r, "eccr_database_up"), 1);
+	cr_assert_geq(sample(r, "eccr_jobs{status=\"queued\",type=\"noop\"}"), 0);
+	cr_assert_geq(sample(r, "eccr_jobs{status=\"running\",type=\"noop\"}"), 0);
+	cr_assert_geq(sample(r, "eccr_jobs_oldest_queued_age_seconds"), 0);
 	/* The harness runs one eccr-fcgi and one eccr-worker. */
 	cr_assert_geq(sample(r, "eccr_metrics_processes"), 2);
 	resp_free(r);
@@ -288,6 +292,73 @@ Test(metrics, job_run_times_by_type_and_outcome, .timeout = 60)
 	cr_assert_leq(delta(fast0, sample(r, ok_fast)), delta(ok0, sample(r, ok)) - 3);
 	/* Job types are labels; job ids and tags never are. */
 	cr_assert_null(strstr(r->body, tag));
+	resp_free(r);
+}
+
+/* eccr_jobs{status,type} and eccr_jobs_oldest_queued_age_seconds, with the
+ * harness's worker paused so that queued jobs stay queued. */
+Test(metrics, queued_jobs_and_the_oldest_due_one, .timeout = 60)
+{
+	const char *queued = "eccr_jobs{status=\"queued\",type=\"noop\"}";
+	const char *age = "eccr_jobs_oldest_queued_age_seconds";
+	const char *wpid = getenv("ECCR_TEST_WORKER_PID");
+	const char *count_sql = "SELECT count(*) FROM jobs WHERE status = 'queued' AND type = $1";
+	char tag[64], body[256], when[32];
+	double q, a, running_checksum, queued_results;
+	time_t due;
+	long in_db, in_db_after;
+	pid_t h;
+	struct resp *r;
+
+	if (wpid == NULL)
+		cr_skip_test("ECCR_TEST_WORKER_PID is not set");
+	h = (pid_t)atol(wpid);
+	snprintf(tag, sizeof tag, "metrics-q-%s", uniq());
+	kill(h, SIGSTOP);
+	/* One for later (not due: counted as queued, not in the age) and one
+	 * due two minutes ago. */
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"run_at\":\"2099-01-01T00:00:00Z\","
+	    "\"payload\":{\"tag\":\"%s\"}}", tag);
+	post_job(body);
+	due = time(NULL) - 120;
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&due));
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"run_at\":\"%s\","
+	    "\"payload\":{\"tag\":\"%s\"}}", when, tag);
+	post_job(body);
+	in_db = db_long(count_sql, "noop");
+	r = scrape();
+	in_db_after = db_long(count_sql, "noop");
+	q = sample(r, queued);
+	a = sample(r, age);
+	/* Loaded job types without jobs read 0 rather than being absent. */
+	running_checksum = sample(r, "eccr_jobs{status=\"running\",type=\"checksum\"}");
+	queued_results = sample(r, "eccr_jobs{status=\"queued\",type=\"results\"}");
+	resp_free(r);
+	kill(h, SIGCONT);          /* before any assertion: later tests need the worker */
+
+	cr_assert_geq(in_db, 2);
+	cr_assert_eq(in_db, in_db_after, "the queue moved while the worker was paused");
+	cr_assert_eq(q, (double)in_db, "%g queued in /metrics, %ld in the table", q, in_db);
+	cr_assert_geq(a, 119, "oldest due queued job: %g s", a);
+	cr_assert_geq(running_checksum, 0);
+	cr_assert_geq(queued_results, 0);
+
+	/* The worker takes the due one: the age is the table's again (0 when
+	 * nothing is due), and the one for 2099 is still counted. */
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1"
+	    " AND status = 'succeeded'", tag, 1, 30), 1);
+	r = scrape();
+	a = sample(r, age);
+	{
+		char *db_age = db_scalar("SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8"
+		    " FROM jobs WHERE status = 'queued' AND run_at <= now()", (char *)NULL);
+
+		cr_assert_not_null(db_age);
+		cr_assert_lt(a, 119, "%g", a);
+		cr_assert_leq(a - strtod(db_age, NULL), 2, "/metrics %g, table %s", a, db_age);
+		free(db_age);
+	}
+	cr_assert_geq(sample(r, queued), 1);
 	resp_free(r);
 }
 

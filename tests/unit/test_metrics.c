@@ -306,6 +306,44 @@ Test(metrics, job_run_histogram_format)
 	free(r);
 }
 
+Test(metrics, job_gauges_format)
+{
+	struct eccr_metrics_region *r = region();
+	struct eccr_metrics_gauges g = { .db_ok = true, .oldest_age_s = -1,
+		.oldest_queued_s = 42.25, .njobs = 3 };
+	char *text;
+
+	snprintf(g.jobs[0].status, sizeof g.jobs[0].status, "queued");
+	snprintf(g.jobs[0].type, sizeof g.jobs[0].type, "checksum");
+	g.jobs[0].count = 7;
+	snprintf(g.jobs[1].status, sizeof g.jobs[1].status, "running");
+	snprintf(g.jobs[1].type, sizeof g.jobs[1].type, "checksum");
+	g.jobs[1].count = 2;
+	snprintf(g.jobs[2].status, sizeof g.jobs[2].status, "queued");
+	snprintf(g.jobs[2].type, sizeof g.jobs[2].type, "no\"op");
+	g.jobs[2].count = 0;
+	text = format(r, &g);
+
+	cr_assert_not_null(strstr(text, "# HELP eccr_jobs Live jobs by status (queued, running) and type;"
+	    " finished jobs are not counted."), "%s", text);
+	cr_assert_not_null(strstr(text, "# TYPE eccr_jobs gauge\n"
+	    "eccr_jobs{status=\"queued\",type=\"checksum\"} 7\n"
+	    "eccr_jobs{status=\"running\",type=\"checksum\"} 2\n"
+	    "eccr_jobs{status=\"queued\",type=\"no\\\"op\"} 0\n"
+	    "# HELP eccr_jobs_oldest_queued_age_seconds "), "%s", text);
+	cr_assert_not_null(strstr(text, "# TYPE eccr_jobs_oldest_queued_age_seconds gauge\n"
+	    "eccr_jobs_oldest_queued_age_seconds 42.250\n"), "%s", text);
+	free(text);
+	free(r);
+	/* None due: 0, as the outbox's oldest age. */
+	r = region();
+	g.oldest_queued_s = -1;
+	text = format(r, &g);
+	cr_assert_not_null(strstr(text, "\neccr_jobs_oldest_queued_age_seconds 0.000\n"), "%s", text);
+	free(text);
+	free(r);
+}
+
 Test(metrics, label_values_are_escaped)
 {
 	struct eccr_metrics_region *r = region();
@@ -327,6 +365,7 @@ Test(metrics, database_down_leaves_its_gauges_out)
 
 	cr_assert_not_null(strstr(text, "\neccr_database_up 0\n"));
 	cr_assert_null(strstr(text, "eccr_outbox_backlog_events"));
+	cr_assert_null(strstr(text, "eccr_jobs"));
 	cr_assert_null(strstr(text, "99"));
 	free(text);
 	free(r);
