@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,17 +94,16 @@ static bool is_process_file(const char *name)
  * opposed to one that could not be mapped just now. */
 static bool other_layout(int fd)
 {
-	struct eccr_metrics_region r;
+	uint64_t head[2];   /* magic, size: the start of every layout */
 	struct stat st;
-	size_t head = offsetof(struct eccr_metrics_region, events);
 
 	if (fstat(fd, &st) != 0)
 		return false;
-	if (st.st_size != (off_t)sizeof r)
+	if (st.st_size != (off_t)sizeof(struct eccr_metrics_region))
 		return true;
-	if (pread(fd, &r, head, 0) != (ssize_t)head)
+	if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
 		return false;
-	return r.magic != ECCR_METRICS_MAGIC || r.size != sizeof r;
+	return head[0] != ECCR_METRICS_MAGIC || head[1] != sizeof(struct eccr_metrics_region);
 }
 
 /* Start the archive afresh in this layout, in place (the same inode: a
