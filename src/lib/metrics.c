@@ -39,7 +39,8 @@ static struct eccr_metrics_region private_region = {
 };
 static struct eccr_metrics_region *mine = &private_region;
 static bool mine_is_file;
-static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Taken only to label a new sink or job type slot. */
+static pthread_mutex_t label_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Map a counter file; NULL when it is not one of ours (size, magic). */
 static struct eccr_metrics_region *map_file(int fd, int prot)
@@ -89,6 +90,41 @@ static bool is_process_file(const char *name)
 	    strcmp(name, ARCHIVE) != 0;
 }
 
+/* Whether fd is a file of another layout (an older or newer ECCR), as
+ * opposed to one that could not be mapped just now. */
+static bool other_layout(int fd)
+{
+	uint64_t head[2];   /* magic, size: the start of every layout */
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return false;
+	if (st.st_size != (off_t)sizeof(struct eccr_metrics_region))
+		return true;
+	if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
+		return false;
+	return head[0] != ECCR_METRICS_MAGIC || head[1] != sizeof(struct eccr_metrics_region);
+}
+
+/* Start the archive afresh in this layout, in place (the same inode: a
+ * process waiting for its lock then finds the new layout).  Its counters
+ * are lost: Prometheus sees a counter reset, once, after an upgrade.
+ * Under the archive's exclusive lock. */
+static struct eccr_metrics_region *reset_archive(int fd)
+{
+	struct eccr_metrics_region *r;
+
+	if (ftruncate(fd, 0) != 0 || ftruncate(fd, sizeof *r) != 0)
+		return NULL;
+	r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	eccr_metrics_region_init(r);
+	eccr_notice("metrics: %s had another layout (another ECCR version): started afresh",
+	    ARCHIVE);
+	return r;
+}
+
 /* Open and lock the archive: LOCK_EX to fold into it (created if
  * missing), LOCK_SH to read it (read-only: a scraping process may run as
  * another user of the group).  Returns the fd, or -1. */
@@ -108,6 +144,8 @@ static int archive_open(int dirfd, int lock, struct eccr_metrics_region **out)
 	}
 	if (*out == NULL)
 		*out = map_file(fd, write ? PROT_READ | PROT_WRITE : PROT_READ);
+	if (*out == NULL && write && other_layout(fd))
+		*out = reset_archive(fd);
 	return fd;
 }
 
@@ -241,7 +279,7 @@ static struct eccr_metrics_sink *sink_of(const char *name)
 	}
 	if (i == ECCR_METRICS_SINKS)
 		return NULL;
-	pthread_mutex_lock(&sink_lock);
+	pthread_mutex_lock(&label_lock);
 	for (; i < ECCR_METRICS_SINKS; i++) {
 		s = &mine->sink[i];
 		if (!s->used) {
@@ -252,7 +290,7 @@ static struct eccr_metrics_sink *sink_of(const char *name)
 		if (strcmp(s->name, name) == 0)
 			break;
 	}
-	pthread_mutex_unlock(&sink_lock);
+	pthread_mutex_unlock(&label_lock);
 	return i < ECCR_METRICS_SINKS ? s : NULL;
 }
 
@@ -264,6 +302,47 @@ void eccr_metrics_delivery(const char *sink, int emit_rc)
 
 	if (s != NULL)
 		ADD(&s->outcome[o], 1);
+}
+
+/* The slot of a job type, taken on first sight (once per type). */
+static struct eccr_metrics_job *job_of(const char *type)
+{
+	struct eccr_metrics_job *s = NULL;
+	size_t i;
+
+	for (i = 0; i < ECCR_METRICS_JOB_TYPES; i++) {
+		s = &mine->job[i];
+		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
+			break;
+		if (strcmp(s->type, type) == 0)
+			return s;
+	}
+	if (i == ECCR_METRICS_JOB_TYPES)
+		return NULL;
+	pthread_mutex_lock(&label_lock);
+	for (; i < ECCR_METRICS_JOB_TYPES; i++) {
+		s = &mine->job[i];
+		if (!s->used) {
+			snprintf(s->type, sizeof s->type, "%s", type);
+			__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
+			break;
+		}
+		if (strcmp(s->type, type) == 0)
+			break;
+	}
+	pthread_mutex_unlock(&label_lock);
+	return i < ECCR_METRICS_JOB_TYPES ? s : NULL;
+}
+
+void eccr_metrics_job_run(const char *type, enum eccr_metrics_job_outcome outcome,
+    uint64_t elapsed_us)
+{
+	struct eccr_metrics_job *s;
+
+	if ((unsigned)outcome >= ECCR_METRICS_JOB_NOUTCOMES || (s = job_of(type)) == NULL)
+		return;
+	ADD(&s->bucket[outcome][eccr_metrics_job_bucket(elapsed_us)], 1);
+	ADD(&s->sum_us[outcome], elapsed_us);
 }
 
 int eccr_metrics_collect(const char *dir, struct eccr_metrics_region *sum, int *live,

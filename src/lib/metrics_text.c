@@ -28,6 +28,20 @@ static const char *const bucket_le[ECCR_METRICS_BUCKETS] = {
 	"1", "2.5", "5", "10", "+Inf",
 };
 
+/* Job run times: from a quick handler to an hour-long transcode.  Not the
+ * request buckets, which end at 10 s where jobs begin. */
+static const uint64_t job_bucket_us[ECCR_METRICS_JOB_BUCKETS - 1] = {
+	10000, 50000, 100000, 500000, 1000000, 5000000, 10000000, 30000000,
+	60000000, 300000000, 600000000, 1800000000, 3600000000,
+};
+static const char *const job_bucket_le[ECCR_METRICS_JOB_BUCKETS] = {
+	"0.01", "0.05", "0.1", "0.5", "1", "5", "10", "30", "60", "300", "600", "1800",
+	"3600", "+Inf",
+};
+static const char *const job_outcomes[ECCR_METRICS_JOB_NOUTCOMES] = {
+	"succeeded", "failed", "retry", "cancelled",
+};
+
 static const char *const event_kinds[ECCR_METRICS_NEVENTS] = { "durable", "transient" };
 static const char *const outcomes[ECCR_METRICS_NOUTCOMES] = { "ok", "retry", "fail" };
 
@@ -56,6 +70,16 @@ size_t eccr_metrics_bucket(uint64_t elapsed_us)
 		if (elapsed_us <= bucket_us[i])
 			return i;
 	return ECCR_METRICS_BUCKETS - 1;
+}
+
+size_t eccr_metrics_job_bucket(uint64_t elapsed_us)
+{
+	size_t i;
+
+	for (i = 0; i < ECCR_METRICS_JOB_BUCKETS - 1; i++)
+		if (elapsed_us <= job_bucket_us[i])
+			return i;
+	return ECCR_METRICS_JOB_BUCKETS - 1;
 }
 
 /* ------------------------------------------------------------ merging */
@@ -116,6 +140,25 @@ static struct eccr_metrics_sink *sink_slot(struct eccr_metrics_region *dst,
 	return NULL;
 }
 
+static struct eccr_metrics_job *job_slot(struct eccr_metrics_region *dst,
+    const struct eccr_metrics_job *s)
+{
+	size_t i;
+
+	for (i = 0; i < ECCR_METRICS_JOB_TYPES; i++) {
+		struct eccr_metrics_job *d = &dst->job[i];
+
+		if (!__atomic_load_n(&d->used, __ATOMIC_ACQUIRE)) {
+			copy_label(d->type, s->type, sizeof d->type);
+			__atomic_store_n(&d->used, 1, __ATOMIC_RELEASE);
+			return d;
+		}
+		if (strncmp(d->type, s->type, sizeof d->type) == 0)
+			return d;
+	}
+	return NULL;
+}
+
 size_t eccr_metrics_region_add(struct eccr_metrics_region *dst,
     const struct eccr_metrics_region *src)
 {
@@ -147,6 +190,20 @@ size_t eccr_metrics_region_add(struct eccr_metrics_region *dst,
 			continue;
 		}
 		add_u64(d->outcome, s->outcome, ECCR_METRICS_NOUTCOMES);
+	}
+	for (i = 0; i < ECCR_METRICS_JOB_TYPES; i++) {
+		const struct eccr_metrics_job *s = &src->job[i];
+		struct eccr_metrics_job *d;
+
+		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
+			continue;
+		if ((d = job_slot(dst, s)) == NULL) {
+			dropped++;
+			continue;
+		}
+		add_u64(&d->bucket[0][0], &s->bucket[0][0],
+		    ECCR_METRICS_JOB_NOUTCOMES * ECCR_METRICS_JOB_BUCKETS);
+		add_u64(d->sum_us, s->sum_us, ECCR_METRICS_JOB_NOUTCOMES);
 	}
 	return dropped;
 }
@@ -282,6 +339,45 @@ static void format_events(struct eccr_buf *b, const struct eccr_metrics_region *
 	}
 }
 
+static void format_job_runs(struct eccr_buf *b, const struct eccr_metrics_region *m)
+{
+	size_t i, o, k;
+
+	header(b, "eccr_job_run_seconds", "histogram",
+	    "Time job handlers ran in eccr-worker, per attempt, by job type and outcome"
+	    " (succeeded, failed, retry, cancelled).");
+	for (i = 0; i < ECCR_METRICS_JOB_TYPES; i++) {
+		const struct eccr_metrics_job *j = &m->job[i];
+
+		if (!LOAD(&j->used))
+			continue;
+		for (o = 0; o < ECCR_METRICS_JOB_NOUTCOMES; o++) {
+			uint64_t cum = 0;
+
+			for (k = 0; k < ECCR_METRICS_JOB_BUCKETS; k++)
+				cum += LOAD(&j->bucket[o][k]);
+			if (cum == 0)   /* an outcome never seen has no series */
+				continue;
+			cum = 0;
+			for (k = 0; k < ECCR_METRICS_JOB_BUCKETS; k++) {
+				cum += LOAD(&j->bucket[o][k]);
+				eccr_buf_adds(b, "eccr_job_run_seconds_bucket{");
+				add_label(b, "type", j->type);
+				eccr_buf_printf(b, ",outcome=\"%s\",le=\"%s\"} %" PRIu64 "\n",
+				    job_outcomes[o], job_bucket_le[k], cum);
+			}
+			eccr_buf_adds(b, "eccr_job_run_seconds_sum{");
+			add_label(b, "type", j->type);
+			eccr_buf_printf(b, ",outcome=\"%s\"} %.6f\n", job_outcomes[o],
+			    (double)LOAD(&j->sum_us[o]) / 1e6);
+			eccr_buf_adds(b, "eccr_job_run_seconds_count{");
+			add_label(b, "type", j->type);
+			/* The +Inf bucket, as for requests: the two always agree. */
+			eccr_buf_printf(b, ",outcome=\"%s\"} %" PRIu64 "\n", job_outcomes[o], cum);
+		}
+	}
+}
+
 static void format_gauges(struct eccr_buf *b, const struct eccr_metrics_gauges *g)
 {
 	size_t i;
@@ -310,6 +406,20 @@ static void format_gauges(struct eccr_buf *b, const struct eccr_metrics_gauges *
 		add_label(b, "sink", g->dead[i].sink);
 		eccr_buf_printf(b, "} %" PRId64 "\n", g->dead[i].count);
 	}
+	header(b, "eccr_jobs", "gauge",
+	    "Live jobs by status (queued, running) and type; finished jobs are not counted."
+	    " Queued includes jobs waiting for a later run_at (retries, scheduled jobs).");
+	for (i = 0; i < g->njobs && i < ECCR_METRICS_JOB_ROWS; i++) {
+		eccr_buf_adds(b, "eccr_jobs{");
+		add_label(b, "status", g->jobs[i].status);
+		eccr_buf_addc(b, ',');
+		add_label(b, "type", g->jobs[i].type);
+		eccr_buf_printf(b, "} %" PRId64 "\n", g->jobs[i].count);
+	}
+	header(b, "eccr_jobs_oldest_queued_age_seconds", "gauge",
+	    "Time the oldest queued job has waited since its run_at (due, not yet claimed); 0 when none.");
+	eccr_buf_printf(b, "eccr_jobs_oldest_queued_age_seconds %.3f\n",
+	    g->oldest_queued_s < 0 ? 0.0 : g->oldest_queued_s);
 }
 
 void eccr_metrics_format(struct eccr_buf *b, const struct eccr_metrics_region *sum,
@@ -318,5 +428,6 @@ void eccr_metrics_format(struct eccr_buf *b, const struct eccr_metrics_region *s
 	format_requests(b, sum);
 	format_latency(b, sum);
 	format_events(b, sum);
+	format_job_runs(b, sum);
 	format_gauges(b, g);
 }

@@ -16,6 +16,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "util.h"
 
@@ -409,6 +410,21 @@ static void record(struct runner *r, int rc, char **result, const char *error)
 		    r->id);
 }
 
+/* What becomes of a job after its handler returned rc, as record() and
+ * st_unfinished decide it, for eccr_job_run_seconds{outcome}. */
+static enum eccr_metrics_job_outcome run_outcome(struct runner *r, int rc)
+{
+	if (rc == ECCR_EMIT_OK)
+		return ECCR_METRICS_JOB_SUCCEEDED;
+	if (atomic_load(&r->cancel))
+		return ECCR_METRICS_JOB_CANCELLED;
+	if (atomic_load(&r->j->stopping))
+		return ECCR_METRICS_JOB_RETRY;     /* released: back in the queue */
+	if (rc == ECCR_EMIT_RETRY && r->attempt < r->max_attempts)
+		return ECCR_METRICS_JOB_RETRY;
+	return ECCR_METRICS_JOB_FAILED;
+}
+
 static void run_job(struct runner *r)
 {
 	struct eccr_job job = {
@@ -417,13 +433,19 @@ static void run_job(struct runner *r)
 		.attempt = r->attempt, .max_attempts = r->max_attempts,
 	};
 	char *result = NULL, *error = NULL;
+	struct timespec t0, t1;
+	int64_t us;
 	int rc;
 
 	r->progress = 0;
 	r->progress_at = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = r->pi->desc.run(r->pi->state, &job, &r->ctx, &result, &error);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc != ECCR_EMIT_OK && rc != ECCR_EMIT_RETRY && rc != ECCR_EMIT_FAIL)
 		rc = ECCR_EMIT_FAIL;
+	us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	eccr_metrics_job_run(r->type, run_outcome(r, rc), us > 0 ? (uint64_t)us : 0);
 	record(r, rc, &result, error);
 	free(result);
 	free(error);

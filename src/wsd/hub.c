@@ -50,6 +50,7 @@ static struct wsd_msg *msg_new(const char *a, size_t alen, const char *b, size_t
 	if (!m)
 		return NULL;
 	m->refs = 1;
+	m->event = false;
 	m->len = alen + blen + clen;
 	memcpy(wsd_msg_payload(m), a, alen);
 	memcpy(wsd_msg_payload(m) + alen, b, blen);
@@ -181,14 +182,19 @@ static bool queue_grow(struct wsd_client *c)
 	return true;
 }
 
-static void queue_clear(struct wsd_client *c)
+/* Free c's queue; returns the event frames in it (never sent). */
+static uint64_t queue_clear(struct wsd_client *c)
 {
+	uint64_t events = 0;
+
 	while (c->qlen) {
+		events += c->q[c->qhead]->event;
 		msg_unref(c->q[c->qhead]);
 		c->qhead = (c->qhead + 1) % c->qcap;
 		c->qlen--;
 	}
 	c->qbytes = 0;
+	return events;
 }
 
 /* Queue m for c (taking a reference).  A client whose backlog would pass
@@ -198,12 +204,14 @@ static void queue_clear(struct wsd_client *c)
  * is keeping up, however large the one event is (a job's result). */
 static bool enqueue(struct wsd_hub *hub, struct wsd_client *c, struct wsd_msg *m)
 {
-	if (c->too_slow)
+	if (c->too_slow) {
+		hub->stats.frames_dropped += m->event;
 		return false;
+	}
 	if ((c->qlen > 0 && c->qbytes + m->len > hub->queue_limit) ||
 	    (c->qlen == c->qcap && !queue_grow(c))) {
 		c->too_slow = true;
-		queue_clear(c);
+		hub->stats.frames_dropped += queue_clear(c) + m->event;
 		hub->stats.slow_dropped++;
 		hub->want_write(c->conn);
 		return false;
@@ -314,7 +322,7 @@ void wsd_client_free(struct wsd_hub *hub, struct wsd_client *c)
 		return;
 	for (i = 0; i < c->nsubs; i++)
 		room_remove(hub, c->subs[i], c);
-	queue_clear(c);
+	hub->stats.frames_dropped += queue_clear(c);
 	free(c->q);
 	free(c->sub);
 	free(c);
@@ -495,6 +503,7 @@ static long publish_room(struct wsd_hub *hub, struct wsd_room *r,
 	m = msg_new(head, qlen, env, envlen, "}", 1);
 	if (!m)
 		return 0;
+	m->event = true;
 	/* enqueue() never changes room membership, so iterating is safe. */
 	for (i = 0; i < r->n; i++) {
 		for (k = 0; k < nskip && !is_member(r->members[i], skip[k]); k++)

@@ -23,6 +23,7 @@
 /* One outgoing frame, shared by every client it is queued for. */
 struct wsd_msg {
 	unsigned refs;
+	bool event;            /* an event frame (not a reply): counted when dropped */
 	size_t len;
 	unsigned char bytes[]; /* WSD_PRE bytes of headroom, then len bytes */
 };
@@ -40,6 +41,9 @@ struct wsd_hub_stats {
 	uint64_t events_in;        /* envelopes published */
 	uint64_t frames_out;       /* event frames queued, all clients */
 	uint64_t slow_dropped;     /* clients disconnected with 1013 */
+	uint64_t frames_dropped;   /* event frames a client never got: refused or
+	                              freed when it overflowed, or still queued
+	                              when it went away */
 };
 
 /* want_write(conn) asks the transport to call wsd_client_next() when the

@@ -101,7 +101,8 @@ static int metrics(struct lws *wsi, struct wsd *w)
 	struct wsd_hub_stats hs;
 	struct wsd_listener_stats ls;
 	struct eccr_principal who;
-	char body[1800];
+	char body[2400];
+	int n;
 
 	if (!w->cfg.metrics.public_) {
 		if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
@@ -113,7 +114,7 @@ static int metrics(struct lws *wsi, struct wsd *w)
 	}
 	wsd_hub_get_stats(w->hub, &hs);
 	wsd_listener_get_stats(w->listener, &ls);
-	snprintf(body, sizeof body,
+	n = snprintf(body, sizeof body,
 	    "# HELP eccr_wsd_clients WebSocket clients connected.\n"
 	    "# TYPE eccr_wsd_clients gauge\neccr_wsd_clients %llu\n"
 	    "# HELP eccr_wsd_rooms Rooms with at least one subscriber.\n"
@@ -124,6 +125,9 @@ static int metrics(struct lws *wsi, struct wsd *w)
 	    "# TYPE eccr_wsd_frames_total counter\neccr_wsd_frames_total %llu\n"
 	    "# HELP eccr_wsd_slow_dropped_total Clients closed with 1013 (send queue full).\n"
 	    "# TYPE eccr_wsd_slow_dropped_total counter\neccr_wsd_slow_dropped_total %llu\n"
+	    "# HELP eccr_wsd_frames_dropped_total Event frames a client never got: refused or freed"
+	    " when its send queue overflowed, or still queued when it went away.\n"
+	    "# TYPE eccr_wsd_frames_dropped_total counter\neccr_wsd_frames_dropped_total %llu\n"
 	    "# HELP eccr_wsd_listening 1 while LISTENing on PostgreSQL.\n"
 	    "# TYPE eccr_wsd_listening gauge\neccr_wsd_listening %d\n"
 	    "# HELP eccr_wsd_reconnects_total LISTEN connections made.\n"
@@ -134,9 +138,12 @@ static int metrics(struct lws *wsi, struct wsd *w)
 	    "# TYPE eccr_wsd_inbox_dropped_total counter\neccr_wsd_inbox_dropped_total %llu\n",
 	    (unsigned long long)hs.clients, (unsigned long long)hs.rooms,
 	    (unsigned long long)hs.events_in, (unsigned long long)hs.frames_out,
-	    (unsigned long long)hs.slow_dropped, ls.listening ? 1 : 0,
+	    (unsigned long long)hs.slow_dropped, (unsigned long long)hs.frames_dropped,
+	    ls.listening ? 1 : 0,
 	    (unsigned long long)ls.reconnects, (unsigned long long)ls.caught_up,
 	    (unsigned long long)ls.dropped);
+	if (n < 0 || (size_t)n >= sizeof body)
+		return problem(wsi, 500, "Internal Server Error", "internal", "metrics too long", false);
 	return http_answer(wsi, 200, "text/plain; version=0.0.4; charset=utf-8", body, false);
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -161,6 +162,9 @@ Test(metrics, exposition_format_parses)
 	cr_assert_geq(sample(r, "eccr_outbox_oldest_undelivered_age_seconds"), 0);
 	cr_assert_geq(sample(r, "eccr_deliveries_total{sink=\"activity-pg\",outcome=\"ok\"}"), 0);
 	cr_assert_eq(sample(r, "eccr_database_up"), 1);
+	cr_assert_geq(sample(r, "eccr_jobs{status=\"queued\",type=\"noop\"}"), 0);
+	cr_assert_geq(sample(r, "eccr_jobs{status=\"running\",type=\"noop\"}"), 0);
+	cr_assert_geq(sample(r, "eccr_jobs_oldest_queued_age_seconds"), 0);
 	/* The harness runs one eccr-fcgi and one eccr-worker. */
 	cr_assert_geq(sample(r, "eccr_metrics_processes"), 2);
 	resp_free(r);
@@ -228,6 +232,134 @@ Test(metrics, events_and_deliveries_count_up, .timeout = 60)
 	for (i = 0; i < 100 && (v = scrape_sample(ok)) < ok0 + 1; i++)
 		usleep(100000);
 	cr_assert_geq(v, ok0 + 1, "%g -> %g", ok0, v);
+}
+
+/* ------------------------------------------------------------ jobs */
+
+static void post_job(const char *json)
+{
+	struct resp *r = http_json("POST", "/jobs", tok_editor(), json);
+
+	cr_assert_eq(r->status, 201, "%ld %s (%s)", r->status, r->body, json);
+	resp_free(r);
+}
+
+static double delta(double before, double after)
+{
+	return after - (before < 0 ? 0 : before);
+}
+
+/* eccr-worker times each handler run into its counter file; a scrape of
+ * eccr-fcgi adds it up: eccr_job_run_seconds{type,outcome}. */
+Test(metrics, job_run_times_by_type_and_outcome, .timeout = 60)
+{
+	const char *ok = "eccr_job_run_seconds_count{type=\"noop\",outcome=\"succeeded\"}";
+	const char *ok_sum = "eccr_job_run_seconds_sum{type=\"noop\",outcome=\"succeeded\"}";
+	const char *ok_inf = "eccr_job_run_seconds_bucket{type=\"noop\",outcome=\"succeeded\",le=\"+Inf\"}";
+	const char *ok_fast = "eccr_job_run_seconds_bucket{type=\"noop\",outcome=\"succeeded\",le=\"0.01\"}";
+	const char *failed = "eccr_job_run_seconds_count{type=\"noop\",outcome=\"failed\"}";
+	double ok0, sum0, fast0, failed0;
+	char tag[64], body[256];
+	struct resp *r;
+	int i;
+
+	r = scrape();
+	ok0 = sample(r, ok);
+	sum0 = sample(r, ok_sum);
+	fast0 = sample(r, ok_fast);
+	failed0 = sample(r, failed);
+	resp_free(r);
+	snprintf(tag, sizeof tag, "metrics-%s", uniq());
+	/* Three that work 50 ms each, one that fails for good. */
+	for (i = 0; i < 3; i++) {
+		snprintf(body, sizeof body, "{\"type\":\"noop\",\"payload\":{\"tag\":\"%s\","
+		    "\"sleep_ms\":50}}", tag);
+		post_job(body);
+	}
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"max_attempts\":1,"
+	    "\"payload\":{\"tag\":\"%s\",\"fail_permanently\":true}}", tag);
+	post_job(body);
+	/* The worker counts a run before it records its outcome. */
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1"
+	    " AND status IN ('succeeded', 'failed')", tag, 4, 30), 4);
+
+	r = scrape();
+	cr_assert_geq(delta(ok0, sample(r, ok)), 3, "%g -> %g", ok0, sample(r, ok));
+	cr_assert_geq(delta(failed0, sample(r, failed)), 1, "%g -> %g", failed0, sample(r, failed));
+	cr_assert_eq(sample(r, ok_inf), sample(r, ok));
+	/* 50 ms each: at least 0.15 s more, none of it under 10 ms. */
+	cr_assert_geq(delta(sum0, sample(r, ok_sum)), 0.15, "%g -> %g", sum0, sample(r, ok_sum));
+	cr_assert_leq(delta(fast0, sample(r, ok_fast)), delta(ok0, sample(r, ok)) - 3);
+	/* Job types are labels; job ids and tags never are. */
+	cr_assert_null(strstr(r->body, tag));
+	resp_free(r);
+}
+
+/* eccr_jobs{status,type} and eccr_jobs_oldest_queued_age_seconds, with the
+ * harness's worker paused so that queued jobs stay queued. */
+Test(metrics, queued_jobs_and_the_oldest_due_one, .timeout = 60)
+{
+	const char *queued = "eccr_jobs{status=\"queued\",type=\"noop\"}";
+	const char *age = "eccr_jobs_oldest_queued_age_seconds";
+	const char *wpid = getenv("ECCR_TEST_WORKER_PID");
+	const char *count_sql = "SELECT count(*) FROM jobs WHERE status = 'queued' AND type = $1";
+	char tag[64], body[256], when[32];
+	double q, a, running_checksum, queued_results;
+	time_t due;
+	long in_db, in_db_after;
+	pid_t h;
+	struct resp *r;
+
+	if (wpid == NULL)
+		cr_skip_test("ECCR_TEST_WORKER_PID is not set");
+	h = (pid_t)atol(wpid);
+	snprintf(tag, sizeof tag, "metrics-q-%s", uniq());
+	kill(h, SIGSTOP);
+	/* One for later (not due: counted as queued, not in the age) and one
+	 * due two minutes ago. */
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"run_at\":\"2099-01-01T00:00:00Z\","
+	    "\"payload\":{\"tag\":\"%s\"}}", tag);
+	post_job(body);
+	due = time(NULL) - 120;
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&due));
+	snprintf(body, sizeof body, "{\"type\":\"noop\",\"run_at\":\"%s\","
+	    "\"payload\":{\"tag\":\"%s\"}}", when, tag);
+	post_job(body);
+	in_db = db_long(count_sql, "noop");
+	r = scrape();
+	in_db_after = db_long(count_sql, "noop");
+	q = sample(r, queued);
+	a = sample(r, age);
+	/* Loaded job types without jobs read 0 rather than being absent. */
+	running_checksum = sample(r, "eccr_jobs{status=\"running\",type=\"checksum\"}");
+	queued_results = sample(r, "eccr_jobs{status=\"queued\",type=\"results\"}");
+	resp_free(r);
+	kill(h, SIGCONT);          /* before any assertion: later tests need the worker */
+
+	cr_assert_geq(in_db, 2);
+	cr_assert_eq(in_db, in_db_after, "the queue moved while the worker was paused");
+	cr_assert_eq(q, (double)in_db, "%g queued in /metrics, %ld in the table", q, in_db);
+	cr_assert_geq(a, 119, "oldest due queued job: %g s", a);
+	cr_assert_geq(running_checksum, 0);
+	cr_assert_geq(queued_results, 0);
+
+	/* The worker takes the due one: the age is the table's again (0 when
+	 * nothing is due), and the one for 2099 is still counted. */
+	cr_assert_eq(db_wait_for("SELECT count(*) FROM jobs WHERE payload->>'tag' = $1"
+	    " AND status = 'succeeded'", tag, 1, 30), 1);
+	r = scrape();
+	a = sample(r, age);
+	{
+		char *db_age = db_scalar("SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8"
+		    " FROM jobs WHERE status = 'queued' AND run_at <= now()", (char *)NULL);
+
+		cr_assert_not_null(db_age);
+		cr_assert_lt(a, 119, "%g", a);
+		cr_assert_leq(a - strtod(db_age, NULL), 2, "/metrics %g, table %s", a, db_age);
+		free(db_age);
+	}
+	cr_assert_geq(sample(r, queued), 1);
+	resp_free(r);
 }
 
 Test(metrics, dead_deliveries_match_the_table)

@@ -466,6 +466,7 @@ async def test_metrics_for_admins_only():
     assert samples["eccr_wsd_clients"] >= 1 and samples["eccr_wsd_rooms"] >= 1, samples
     assert samples["eccr_wsd_listening"] == 1, samples
     assert samples["eccr_wsd_slow_dropped_total"] >= 1, samples   # the stalled test ran
+    assert samples["eccr_wsd_frames_dropped_total"] >= 1, samples  # what it missed
     status, _, _ = hub_get(HUBS[0], "/nothing")
     assert status == 404, status
     await ws.close()

@@ -221,9 +221,14 @@ Test(hub, slow_client_overflows_alone)
 
 		wsd_hub_get_stats(h, &st);
 		cr_expect_eq(st.slow_dropped, 1);
+		/* Every one of the 40 missed the slow client: those queued when
+		 * it overflowed, the one that overflowed it, and those after. */
+		cr_expect_eq(st.frames_dropped, 40);
+		wsd_client_free(h, slow);
+		wsd_client_free(h, fast);
+		wsd_hub_get_stats(h, &st);
+		cr_expect_eq(st.frames_dropped, 40, "counted once");
 	}
-	wsd_client_free(h, slow);
-	wsd_client_free(h, fast);
 	wsd_hub_free(h);
 }
 
@@ -252,8 +257,36 @@ Test(hub, a_large_event_reaches_a_client_that_keeps_up)
 	cr_expect(wsd_client_too_slow(busy));
 	wsd_hub_get_stats(h, &st);
 	cr_expect_eq(st.slow_dropped, 1);
+	cr_expect_eq(st.frames_dropped, 1, "the event, not the reply it held");
 	wsd_client_free(h, idle);
 	wsd_client_free(h, busy);
+	wsd_hub_free(h);
+}
+
+/* A client that goes away with events still queued never got them. */
+Test(hub, events_queued_at_disconnect_count_as_dropped)
+{
+	struct wsd_hub *h = wsd_hub_new(65536, want_write);
+	int conn;
+	struct wsd_client *c = wsd_client_new(h, &conn, "c");
+	char env[256], out[4096];
+	struct wsd_hub_stats st;
+	int i;
+
+	send_text(h, c, "{\"type\":\"subscribe\",\"room\":\"jobs\"}");
+	drain(c, out, sizeof out);
+	for (i = 0; i < 3; i++) {
+		snprintf(env, sizeof env, "{\"id\":\"%d\",\"type\":\"job_started\",\"resource\":"
+		    "{\"type\":\"job\",\"id\":\"j\"},\"data\":{}}", i + 1);
+		cr_expect_eq(wsd_hub_publish(h, env, strlen(env)), 1);
+	}
+	cr_expect_not_null(wsd_client_next(c));
+	wsd_client_sent(c);             /* one sent, two left */
+	send_text(h, c, "{\"type\":\"nonsense\"}");   /* an error reply queued too */
+	wsd_client_free(h, c);
+	wsd_hub_get_stats(h, &st);
+	cr_expect_eq(st.frames_out, 3);
+	cr_expect_eq(st.frames_dropped, 2, "replies are not counted");
 	wsd_hub_free(h);
 }
 
