@@ -214,8 +214,7 @@ app_start() {  # NAME
 	addr=$(app_addr "$1")
 	host_up "$1" "$addr"
 	rm -f "$dir"/*.pid "$dir/eccr-fcgi.sock"*
-	app_exec "$1" memcached -d -l "$addr" -p 11211 -U 0 -m 16 -c 1024 -u root \
-		-P "$dir/memcached.pid"
+	memcached_start "$1"
 	sed -e "s|^server.bind .*|server.bind = \"$addr\"|" -e "s|@PORT@|80|g" \
 	    -e "s|@RUNDIR@|$dir|g" -e "s|@WWW@|$SRC/www|g" -e "s|@WSD_PORT@|3002|g" \
 	    -e "s|@ECCR_FCGI@|$BUILD/src/fcgi/eccr-fcgi|g" \
@@ -241,6 +240,17 @@ app_start() {  # NAME
 	echo "scale: $1 did not come up" >&2
 	tail -20 "$dir"/*.log >&2
 	return 1
+}
+
+# memcached of an application host alone, killed and started again (the
+# rest of the host goes on).
+memcached_kill() {  # NAME
+	kill -KILL "$(cat "$TOP/$1/memcached.pid")"
+}
+
+memcached_start() {  # NAME
+	app_exec "$1" memcached -d -l "$(app_addr "$1")" -p 11211 -U 0 -m 16 -c 1024 -u root \
+		-P "$TOP/$1/memcached.pid"
 }
 
 # ------------------------------------------------------------ the balancer

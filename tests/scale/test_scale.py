@@ -450,7 +450,48 @@ def test_database_restart():
              "a job run after the restart", 20)
 
 
+def present_everywhere(ep_ids):
+    """A heartbeat on each episode through the balancer is 204 and the
+    caller is then among its viewers."""
+    for ep_id in ep_ids:
+        status, _, _ = request("POST", API + "/presence/episode/%s/heartbeat" % ep_id)
+        if status != 204:
+            return False
+        status, _, body = request("GET", API + "/presence/episode/" + ep_id)
+        if status != 200 or "scale-editor" not in [v["user_id"] for v in body["viewers"]]:
+            return False
+    return True
+
+
+def presence_degraded(addr):
+    status, _, body = health(addr)
+    return status == 503 and body["plugins"].get("presence-memcache") == "unavailable" \
+        and body["database"] == "ok"
+
+
+def test_one_memcached_of_the_pool_dies():
+    # Enough episodes that both servers of the pool hold some of their keys.
+    eps = [retried("POST", "/episodes", {"title": "presence %d" % i},
+                   key=str(uuid.uuid4()))[1]["id"] for i in range(12)]
+    assert present_everywhere(eps)
+    ctl("memcached_kill", "app2")
+    try:
+        # Within the breaker's time (retry_s = 1), presence works on the
+        # other server for every episode, through either host.
+        wait_for(lambda: present_everywhere(eps), "presence on the live server", 10)
+        for addr in APPS:
+            wait_for(lambda: presence_degraded(addr), "%s saying presence is degraded" % addr, 10)
+        for _ in range(3):
+            assert present_everywhere(eps), "presence failed again with one server down"
+    finally:
+        ctl("memcached_start", "app2")
+    for addr in APPS:
+        wait_for(lambda: healthy(addr), "%s healthy again" % addr, 15)
+    wait_for(lambda: present_everywhere(eps), "presence with both servers back", 10)
+
+
 if __name__ == "__main__":
     sys.exit(eccr_test.run("scale", [test_cluster_answers_through_the_balancer,
                                      test_host_dies_under_load,
+                                     test_one_memcached_of_the_pool_dies,
                                      test_database_restart]))
