@@ -121,8 +121,13 @@ enum eccr_db_err eccr_db_ensure(struct eccr_db *db)
 	if (db->conn != NULL && !db->in_txn) {
 		/* A server that shut down sent us a FATAL and closed the socket;
 		 * reading it now (non-blocking) turns that into CONNECTION_BAD
-		 * instead of a failed request. */
-		PQconsumeInput(db->conn);
+		 * instead of a failed request.  Twice: the first read takes the
+		 * FATAL message and leaves the status OK, only the next one
+		 * meets the end of the stream (libpq 15, seen: without it every
+		 * thread failed its first write after a PostgreSQL restart).
+		 * On a live connection the second is one recv() that would block. */
+		if (PQconsumeInput(db->conn))
+			PQconsumeInput(db->conn);
 		if (PQstatus(db->conn) != CONNECTION_OK)
 			db_disconnect(db);
 	}

@@ -23,24 +23,40 @@ def token(sub, role="editor", name=None):
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def http(method, path, tok=None, body=None, headers=None):
-    """method API+path: (status, parsed JSON body or None).  A dict or list
-    body is sent as JSON; bytes as they are (say their Content-Type in
-    headers)."""
+def request(method, url, tok=None, body=None, headers=None, timeout=30, lenient=False):
+    """method url: (status, response headers, parsed JSON body or None).
+    A dict or list body is sent as JSON; bytes as they are (say their
+    Content-Type in headers).  A body that is not JSON raises ValueError,
+    or is None when lenient (a balancer's own error pages are HTML).  No
+    answer at all raises OSError."""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    req = urllib.request.Request(API + path, data=data, method=method)
+    req = urllib.request.Request(url, data=data, method=method)
     if tok:
         req.add_header("Authorization", "Bearer " + tok)
     if data is not None and not isinstance(body, bytes):
         req.add_header("Content-Type", "application/json")
     for k, v in (headers or {}).items():
         req.add_header(k, v)
+
+    def parse(raw):
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            if lenient:
+                return None
+            raise
+
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, parse(r.read())
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+        return e.code, e.headers, parse(e.read())
+
+
+def http(method, path, tok=None, body=None, headers=None):
+    """method API+path: (status, parsed JSON body or None); see request."""
+    status, _, parsed = request(method, API + path, tok, body, headers)
+    return status, parsed
 
 
 def wait_for(pred, what, timeout):
