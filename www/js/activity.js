@@ -1,7 +1,7 @@
 // activity.js - the audit trail: one episode's (Trail) and everyone's or
 // one's own (ActivityScreen, with filters), and the statistics drawn as
 // small inline SVG bar charts, per action and per day.
-import { html, useEffect, useState } from './view.js';
+import { html, useEffect, useRef, useState } from './view.js';
 import { route, setQuery, isAdmin, me } from './store.js';
 import { get } from './api.js';
 import { ErrorBox, Empty, ago, fmtTime, useLive, useReload } from './ui.js';
@@ -43,25 +43,36 @@ function Entries({ items, showEpisode, views }) {
 	</ol>`;
 }
 
-// A list with keyset paging, reloaded (coalesced) on live events.
+// A list with keyset paging, reloaded (coalesced) on live events. A
+// filter change empties it at once, and an answer that comes back for
+// filters no longer shown is dropped (the reload for the new ones
+// follows it): the list under a search never shows what it excludes.
 function usePaged(path, query, relevant) {
 	const [items, setItems] = useState(null);
 	const [next, setNext] = useState(null);
 	const [error, setError] = useState(null);
 	const key = path + JSON.stringify(query);
+	const shown = useRef(key);
+	shown.current = key;
 	const load = useReload(async () => {
 		const r = await get(path, { ...query, limit: 50 });
+		if (shown.current !== key) return;
 		setItems(r.items);
 		setNext(r.next_cursor);
 		setError(null);
 	});
-	useEffect(() => { load().catch(setError); }, [key]);
+	useEffect(() => {
+		setItems(null);
+		setNext(null);
+		load().catch(setError);
+	}, [key]);
 	useLive((ev) => {
 		if (!TRANSIENT.has(ev.type) && relevant(ev)) load().catch(() => {});
 	});
 	const more = async () => {
 		try {
 			const r = await get(path, { ...query, limit: 50, cursor: next });
+			if (shown.current !== key) return;
 			setItems((xs) => [...xs, ...r.items]);
 			setNext(r.next_cursor);
 		} catch (e) { setError(e); }
