@@ -242,6 +242,8 @@ def cmd_report(results, out):
                                       "pgbench": list(pgb.values())},
            "endpoints": table, "memory": mem, "delivery": delivery,
            "jobs": [r for r in rows if r.get("kind") == "jobs"],
+           "fixed_rate": [r for r in rows if r.get("kind") == "fixed_rate"],
+           "delivery_lag": [r for r in rows if r.get("kind") == "delivery_lag"],
            "upload": [r for r in rows if r.get("kind") == "upload"], "raw": rows}
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)
@@ -303,6 +305,22 @@ def cmd_report(results, out):
               " %s %.1f s later (%d left)"
               % (d["events"], d["undelivered_at_end"],
                  "all delivered" if d["left"] == 0 else "GAVE UP WAITING", d["drain_s"], d["left"]))
+    for f in (r for r in rows if r.get("kind") == "fixed_rate"):
+        print("fixed rate: %d POST /episodes at %.0f/s asked, %.1f/s sent, %d not 2xx;"
+              " latency from when due p50 %.1f ms, p99 %.1f ms, max %.1f ms (driver CPU %.1f s)"
+              % (f["requests"], f["target_rps"], f["achieved_rps"] or 0, f["errors"],
+                 f["p50_ms"] or 0, f["p99_ms"] or 0, f["max_ms"] or 0, f["driver_cpu_s"]))
+    for d in (r for r in rows if r.get("kind") == "delivery_lag"):
+        span = d.get("create_span_s") or 0
+        print("delivery, %s run: %d creates (%.0f/s); COMMIT -> delivered to both sinks p50 %s ms,"
+              " p99 %s ms, max %s ms; -> activity_logs row p50 %s ms, p99 %s ms, max %s ms;"
+              " %d of %d events (%.1f%%) delivered within outbox.grace_ms"
+              % (d["run"], d["creates"], d["creates"] / span if span else 0,
+                 fmt(d.get("delivered_p50_ms"), "%.1f"), fmt(d.get("delivered_p99_ms"), "%.1f"),
+                 fmt(d.get("delivered_max_ms"), "%.0f"), fmt(d.get("activity_p50_ms"), "%.1f"),
+                 fmt(d.get("activity_p99_ms"), "%.1f"), fmt(d.get("activity_max_ms"), "%.0f"),
+                 d["events_in_grace"] or 0, d["events"] or 0,
+                 100.0 * (d["events_in_grace"] or 0) / d["events"] if d.get("events") else 0))
     for j in (r for r in rows if r.get("kind") == "jobs"):
         ceil = j.get("pgbench_ceiling_per_s") or 0
         batch = j.get("pgbench_batch_ceiling_per_s") or 0
