@@ -1,0 +1,1 @@
+ALTER INDEX activity_logs_search RESET (fastupdate);
