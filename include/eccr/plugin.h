@@ -17,8 +17,9 @@
  * ECCR_HOST_HAS(host, member).
  *
  * Threads.  init() and fini() run once per instance on the host's main
- * thread before any other call and after the last one.  emit() of one
- * instance is never called concurrently (one dispatcher per process), but
+ * thread before any other call and after the last one.  emit() and
+ * emit_batch() of one instance are never called concurrently (the host
+ * serializes them, though not always from the same thread), but
  * several processes (eccr-fcgi, eccr-worker) each run their own instance,
  * so a plugin's external effects must tolerate concurrency and repetition:
  * delivery is at least once, and the event id is the idempotency key.

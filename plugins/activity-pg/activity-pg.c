@@ -12,8 +12,8 @@
  * conninfo =          ; default: the core's database.conninfo
  * events = *
  *
- * emit() and emit_batch() (a batch's rows in one statement) run on one
- * dispatcher thread and keep one connection; query()
+ * emit() and emit_batch() (a batch's rows in one statement) are never
+ * called concurrently and keep one connection; query()
  * runs on request threads and takes connections from a small pool. */
 #include <pthread.h>
 #include <stdbool.h>

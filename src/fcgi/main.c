@@ -212,7 +212,9 @@ static int serve(struct eccr_app *a, const sigset_t *stopset)
 		rc = -1;
 		goto out;
 	}
-	if (eccr_plugins_has_sinks(&a->plugins) && (a->dispatch = eccr_dispatch_start(&a->cfg, &a->plugins)) == NULL) {
+	if (eccr_plugins_has_sinks(&a->plugins) &&
+	    (a->dispatch = eccr_dispatch_start(&a->cfg, &a->plugins,
+	    a->cfg.outbox.dispatch_threads)) == NULL) {
 		eccr_err("cannot start the event dispatcher");
 		rc = -1;
 		goto out;

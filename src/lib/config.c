@@ -185,6 +185,8 @@ static const struct key schema[] = {
 	    "first retry delay"),
 	INT("outbox", "retry_max_ms", outbox.retry_max_ms, "300000", 1, 86400000,
 	    "longest retry delay"),
+	INT("outbox", "dispatch_threads", outbox.dispatch_threads, "2", 1, 8,
+	    "threads per process delivering fresh events to the sinks"),
 
 	INT("worker", "max_concurrent", worker.max_concurrent, "4", 1, 1024,
 	    "jobs run at once by one eccr-worker"),

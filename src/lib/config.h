@@ -103,6 +103,7 @@ struct eccr_config {
 		int max_attempts;           /* default 10 */
 		int retry_base_ms;          /* default 1000 */
 		int retry_max_ms;           /* default 300000 */
+		int dispatch_threads;       /* default 2, 1..8; start-up only */
 	} outbox;
 
 	struct {

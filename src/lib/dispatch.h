@@ -1,6 +1,7 @@
 /* dispatch.h - the per-process dispatcher of eccr-fcgi: request threads
- * hand it the ids of events they just committed, without ever blocking; one
- * thread delivers them to the sinks in batches.  When the queue is full or
+ * hand it the ids of events they just committed, without ever blocking;
+ * its threads (outbox.dispatch_threads) deliver them to the sinks in
+ * batches, each sink getting the batches one at a time in offer order.  When the queue is full or
  * the process dies, nothing is lost: eccr-worker delivers what is left
  * after outbox.grace_ms. */
 #ifndef ECCR_DISPATCH_H
@@ -13,12 +14,14 @@
 #include "plugins.h"
 
 #define ECCR_DISPATCH_QUEUE 8192
+#define ECCR_DISPATCH_MAX_THREADS 8
 
 struct eccr_dispatch;
 
-/* Start the thread (with its own database connection).  NULL on failure. */
+/* Start threads (1..ECCR_DISPATCH_MAX_THREADS) delivery threads, each
+ * with its own database connection.  NULL on failure. */
 struct eccr_dispatch *eccr_dispatch_start(const struct eccr_config *cfg,
-    const struct eccr_plugins *ps);
+    const struct eccr_plugins *ps, int threads);
 
 /* Queue an event id; never blocks.  false when the queue is full (the
  * worker will deliver it). */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event_json.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
@@ -11,8 +12,8 @@
 
 #define EVENT_COLUMNS \
 	"e.id, e.type, eccr_ts(e.created_at), e.actor_id, coalesce(e.actor_name, ''), " \
-	"e.resource_type, e.resource_id, e.episode_id::text, e.data::text, eccr_event_envelope(e)"
-enum { C_ID, C_TYPE, C_AT, C_ACTOR, C_ACTOR_NAME, C_RTYPE, C_RID, C_EPISODE, C_DATA, C_JSON, C_NEXT };
+	"e.resource_type, e.resource_id, e.episode_id::text, e.data::text"
+enum { C_ID, C_TYPE, C_AT, C_ACTOR, C_ACTOR_NAME, C_RTYPE, C_RID, C_EPISODE, C_DATA, C_NEXT };
 
 /* The events named, and those they caused (notification_created, written
  * by a trigger in the same transaction), so those are as prompt. */
@@ -88,6 +89,7 @@ int64_t eccr_backoff_ms(int attempt, int base_ms, int max_ms, uint32_t random)
 	return d / 2 + (d - d / 2 > 0 ? (int64_t)(random % (uint64_t)(d - d / 2 + 1)) : 0);
 }
 
+/* The fields of ev from a row; its json is built by envelopes(). */
 static void row_event(PGresult *res, int row, int attempt, struct eccr_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
@@ -102,9 +104,28 @@ static void row_event(PGresult *res, int row, int attempt, struct eccr_event *ev
 	ev->resource_id = PQgetvalue(res, row, C_RID);
 	ev->episode_id = PQgetisnull(res, row, C_EPISODE) ? NULL : PQgetvalue(res, row, C_EPISODE);
 	ev->data_json = PQgetvalue(res, row, C_DATA);
-	ev->json = PQgetvalue(res, row, C_JSON);
-	ev->json_len = (size_t)PQgetlength(res, row, C_JSON);
 	ev->attempt = attempt;
+}
+
+/* The envelopes of evs[0..n), one after the other in b, each event's json
+ * pointing at its own: false when out of memory. */
+static bool envelopes(struct eccr_event *evs, size_t n, struct eccr_buf *b)
+{
+	size_t i, at;
+
+	for (i = 0; i < n; i++) {
+		at = b->len;
+		eccr_event_json(b, &evs[i]);
+		evs[i].json_len = b->len - at;
+		eccr_buf_addc(b, '\0');          /* each envelope a C string */
+	}
+	if (b->oom)
+		return false;
+	for (at = 0, i = 0; i < n; i++) {
+		evs[i].json = b->p + at;
+		at += evs[i].json_len + 1;
+	}
+	return true;
 }
 
 /* The SDK promises that emit() of one instance is never called
@@ -259,28 +280,48 @@ static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plu
 	return e;
 }
 
-/* Deliver the locked rows of res and mark them dispatched. */
-static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plugins *ps,
-    const struct eccr_config *cfg, PGresult *locked, struct eccr_outbox_stats *st)
+/* A pass with nothing for the sinks still takes its turn and gives it
+ * back, or the passes after it would wait for ever. */
+static void turn_skip(const struct eccr_outbox_turn *turn)
 {
-	struct eccr_buf ids = { 0 };
+	if (turn) {
+		turn->wait(turn->arg);
+		turn->done(turn->arg);
+	}
+}
+
+/* Deliver the locked rows of res (in the caller's turn, taken and given
+ * back on every path) and mark them dispatched. */
+static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plugins *ps,
+    const struct eccr_config *cfg, PGresult *locked, const struct eccr_outbox_turn *turn,
+    struct eccr_outbox_stats *st)
+{
+	struct eccr_buf ids = { 0 }, env = { 0 };
 	struct eccr_event *evs;
 	const char *p[1];
 	PGresult *res;
-	enum eccr_db_err e;
+	enum eccr_db_err e = ECCR_DB_ERROR;
 	int i, n = PQntuples(locked);
 
-	if (n == 0)
-		return ECCR_DB_OK;
-	if ((evs = calloc((size_t)n, sizeof *evs)) == NULL)
-		return ECCR_DB_ERROR;
+	if (n == 0 || (evs = calloc((size_t)n, sizeof *evs)) == NULL) {
+		turn_skip(turn);
+		return n == 0 ? ECCR_DB_OK : ECCR_DB_ERROR;
+	}
 	eccr_buf_addc(&ids, '{');
 	for (i = 0; i < n; i++) {
 		row_event(locked, i, 1, &evs[i]);
 		eccr_buf_printf(&ids, "%s%s", i ? "," : "", evs[i].id_text);
 	}
 	eccr_buf_addc(&ids, '}');
+	if (!envelopes(evs, (size_t)n, &env)) {
+		turn_skip(turn);
+		goto out;
+	}
+	if (turn)
+		turn->wait(turn->arg);
 	e = first_delivery(db, ps, cfg, evs, (size_t)n, st);
+	if (turn)
+		turn->done(turn->arg);
 	st->events += (size_t)n;
 	if (e == ECCR_DB_OK) {
 		p[0] = ids.p;
@@ -289,25 +330,30 @@ static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plu
 		else if ((e = eccr_db_exec(db, &st_mark, p, &res)) == ECCR_DB_OK)
 			PQclear(res);
 	}
+out:
+	eccr_buf_free(&env);
 	eccr_buf_free(&ids);
 	free(evs);
 	return e;
 }
 
+/* One transaction: lock, deliver, mark.  turn (may be NULL) is taken and
+ * given back exactly once on every path. */
 static enum eccr_db_err run_pass(struct eccr_db *db, const struct eccr_plugins *ps,
     const struct eccr_config *cfg, struct eccr_stmt *lock, const char *const *params,
-    struct eccr_outbox_stats *st)
+    const struct eccr_outbox_turn *turn, struct eccr_outbox_stats *st)
 {
-	PGresult *locked;
+	PGresult *locked = NULL;
 	enum eccr_db_err e;
 
-	if ((e = eccr_db_begin(db)) != ECCR_DB_OK)
-		return e;
-	if ((e = eccr_db_exec(db, lock, params, &locked)) != ECCR_DB_OK) {
-		eccr_db_rollback(db);
+	if ((e = eccr_db_begin(db)) != ECCR_DB_OK) {
+		turn_skip(turn);
 		return e;
 	}
-	e = deliver_locked(db, ps, cfg, locked, st);
+	if ((e = eccr_db_exec(db, lock, params, &locked)) == ECCR_DB_OK)
+		e = deliver_locked(db, ps, cfg, locked, turn, st);
+	else
+		turn_skip(turn);
 	PQclear(locked);
 	if (e != ECCR_DB_OK) {
 		eccr_db_rollback(db);
@@ -317,7 +363,8 @@ static enum eccr_db_err run_pass(struct eccr_db *db, const struct eccr_plugins *
 }
 
 enum eccr_db_err eccr_outbox_deliver_ids(struct eccr_db *db, const struct eccr_plugins *ps,
-    const struct eccr_config *cfg, const int64_t *ids, size_t n, struct eccr_outbox_stats *st)
+    const struct eccr_config *cfg, const int64_t *ids, size_t n,
+    const struct eccr_outbox_turn *turn, struct eccr_outbox_stats *st)
 {
 	struct eccr_buf arr = { 0 };
 	const char *p[1];
@@ -325,14 +372,21 @@ enum eccr_db_err eccr_outbox_deliver_ids(struct eccr_db *db, const struct eccr_p
 	size_t i;
 
 	memset(st, 0, sizeof *st);
-	if (n == 0)
+	if (n == 0) {
+		turn_skip(turn);
 		return ECCR_DB_OK;
+	}
 	eccr_buf_addc(&arr, '{');
 	for (i = 0; i < n; i++)
 		eccr_buf_printf(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
 	eccr_buf_addc(&arr, '}');
 	p[0] = arr.p;
-	e = arr.oom ? ECCR_DB_ERROR : run_pass(db, ps, cfg, &st_lock_ids, p, st);
+	if (arr.oom) {
+		turn_skip(turn);
+		e = ECCR_DB_ERROR;
+	} else {
+		e = run_pass(db, ps, cfg, &st_lock_ids, p, turn, st);
+	}
 	eccr_buf_free(&arr);
 	return e;
 }
@@ -346,7 +400,7 @@ enum eccr_db_err eccr_outbox_sweep(struct eccr_db *db, const struct eccr_plugins
 	memset(st, 0, sizeof *st);
 	snprintf(grace, sizeof grace, "%d", ECCR_TUNABLE(cfg->outbox.grace_ms));
 	snprintf(lim, sizeof lim, "%d", limit);
-	return run_pass(db, ps, cfg, &st_lock_stale, p, st);
+	return run_pass(db, ps, cfg, &st_lock_stale, p, NULL, st);
 }
 
 static struct eccr_plugin_instance *find_sink(const struct eccr_plugins *ps, const char *name)
@@ -366,6 +420,7 @@ static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins 
 	const char *sink = PQgetvalue(due, row, C_NEXT);
 	int attempt = atoi(PQgetvalue(due, row, C_NEXT + 1)) + 1, rc;
 	struct eccr_plugin_instance *pi = find_sink(ps, sink);
+	struct eccr_buf env = { 0 };
 	char attempts[16], delay[24], err[96];
 	const char *p[6];
 	struct eccr_event ev;
@@ -377,7 +432,12 @@ static enum eccr_db_err retry_one(struct eccr_db *db, const struct eccr_plugins 
 	if (pi == NULL)
 		return ECCR_DB_OK;  /* not loaded here; another process may have it */
 	row_event(due, row, attempt, &ev);
+	if (!envelopes(&ev, 1, &env)) {
+		eccr_buf_free(&env);
+		return ECCR_DB_ERROR;
+	}
 	rc = emit_one(pi, &ev, &hint);
+	eccr_buf_free(&env);
 	if (rc == ECCR_EMIT_OK) {
 		status = "delivered";
 		st->ok++;

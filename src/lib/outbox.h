@@ -24,9 +24,23 @@ struct eccr_outbox_stats {
 /* Register the statements; before threads start. */
 int eccr_outbox_register(void);
 
-/* Deliver these just-committed events (those still undelivered). */
+/* Where several threads deliver side by side, their turn to call the
+ * sinks: wait() before the first sink call of a pass, done() after the
+ * last, each exactly once per pass whatever happens (an error included),
+ * so that the database work of one pass overlaps the sink calls of
+ * another while every sink still gets the passes one after the other, in
+ * the order the turns were handed out. */
+struct eccr_outbox_turn {
+	void (*wait)(void *arg);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+/* Deliver these just-committed events (those still undelivered).  turn
+ * may be NULL (a single deliverer). */
 enum eccr_db_err eccr_outbox_deliver_ids(struct eccr_db *db, const struct eccr_plugins *ps,
-    const struct eccr_config *cfg, const int64_t *ids, size_t n, struct eccr_outbox_stats *st);
+    const struct eccr_config *cfg, const int64_t *ids, size_t n,
+    const struct eccr_outbox_turn *turn, struct eccr_outbox_stats *st);
 
 /* Deliver up to limit events older than outbox.grace_ms nobody delivered. */
 enum eccr_db_err eccr_outbox_sweep(struct eccr_db *db, const struct eccr_plugins *ps,

@@ -192,7 +192,8 @@ static int setup(struct worker *w, const char *cfgpath, bool once)
 	/* Without sinks there is nothing to dispatch: the outbox rounds mark
 	 * this worker's events delivered in batches. */
 	if (eccr_plugins_has_sinks(&w->plugins) &&
-	    (w->dispatch = eccr_dispatch_start(&w->cfg, &w->plugins)) == NULL) {
+	    (w->dispatch = eccr_dispatch_start(&w->cfg, &w->plugins,
+	    w->cfg.outbox.dispatch_threads)) == NULL) {
 		eccr_err("cannot start the event dispatcher");
 		return -1;
 	}

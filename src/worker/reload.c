@@ -91,6 +91,8 @@ static void warn_restart_only(const struct eccr_config *live, const struct eccr_
 		eccr_warn("SIGHUP: metrics.dir changed: restart eccr-worker to use it");
 	if (str_differs(live->log.ident, next->log.ident))
 		eccr_warn("SIGHUP: log.ident changed: restart eccr-worker to use it");
+	if (live->outbox.dispatch_threads != next->outbox.dispatch_threads)
+		eccr_warn("SIGHUP: outbox.dispatch_threads changed: restart eccr-worker to use it");
 }
 
 static void apply(struct eccr_config *live, const struct eccr_config *next)

@@ -126,6 +126,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg.outbox.max_attempts, 10);
 	cr_assert_eq(cfg.outbox.retry_base_ms, 1000);
 	cr_assert_eq(cfg.outbox.retry_max_ms, 300000);
+	cr_assert_eq(cfg.outbox.dispatch_threads, 2);
 	cr_assert_eq(cfg.worker.max_concurrent, 4);
 	cr_assert_eq(cfg.worker.poll_interval_ms, 1000);
 	cr_assert_eq(cfg.worker.lease_s, 30);
@@ -185,6 +186,7 @@ Test(config, every_section_and_key)
 	    "max_attempts = 3\n"
 	    "retry_base_ms = 10\n"
 	    "retry_max_ms = 20\n"
+	    "dispatch_threads = 3\n"
 	    "[worker]\n"
 	    "max_concurrent = 2\n"
 	    "poll_interval_ms = 500\n"
@@ -233,6 +235,7 @@ Test(config, every_section_and_key)
 	cr_assert_eq(cfg.outbox.max_attempts, 3);
 	cr_assert_eq(cfg.outbox.retry_base_ms, 10);
 	cr_assert_eq(cfg.outbox.retry_max_ms, 20);
+	cr_assert_eq(cfg.outbox.dispatch_threads, 3);
 	cr_assert_eq(cfg.worker.max_concurrent, 2);
 	cr_assert_eq(cfg.worker.poll_interval_ms, 500);
 	cr_assert_eq(cfg.worker.lease_s, 9);
@@ -318,6 +321,7 @@ static const struct bad_case bad_cases[] = {
 	{ "[server]\nmax_body_bytes = 99999999999999999999\n", 2,
 	  "expected an integer 1024..1073741824" },
 	{ "[auth]\nleeway_s = -1\n", 2, "auth.leeway_s: expected an integer 0..3600" },
+	{ "[outbox]\ndispatch_threads = 9\n", 2, "outbox.dispatch_threads: expected an integer 1..8, got \"9\"" },
 	{ "[server]\nthreads = 4\nthreads = 5\n", 3, "server.threads: duplicate key" },
 	{ "[plugins]\nload = activity-pg\nload = crm=webhook-http, Bad/Name\n", 3,
 	  "plugins.load: expected a comma list of plugin names" },
