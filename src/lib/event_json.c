@@ -7,37 +7,30 @@
 
 #include "event_json.h"
 
-static void add_str(struct eccr_buf *b, const char *s)
+/* prefix (JSON text: punctuation and a key) then s as a JSON string. */
+static void member(struct eccr_buf *b, const char *prefix, const char *s)
 {
+	eccr_buf_adds(b, prefix);
 	eccr_buf_add_json_str(b, s, strlen(s));
 }
 
 void eccr_event_json(struct eccr_buf *b, const struct eccr_event *ev)
 {
-	eccr_buf_adds(b, "{\"id\":");
 	if (ev->transient)
-		eccr_buf_adds(b, "null");
+		eccr_buf_adds(b, "{\"id\":null");
 	else
-		add_str(b, ev->id_text);
-	eccr_buf_adds(b, ",\"type\":");
-	add_str(b, ev->type);
-	eccr_buf_adds(b, ",\"occurred_at\":");
-	add_str(b, ev->occurred_at);
-	eccr_buf_adds(b, ",\"actor\":{\"id\":");
-	add_str(b, ev->actor_id);
-	if (ev->actor_name != NULL && ev->actor_name[0] != '\0') {
-		eccr_buf_adds(b, ",\"name\":");
-		add_str(b, ev->actor_name);
-	}
-	eccr_buf_adds(b, "},\"resource\":{\"type\":");
-	add_str(b, ev->resource_type);
-	eccr_buf_adds(b, ",\"id\":");
-	add_str(b, ev->resource_id);
-	eccr_buf_adds(b, "},\"episode_id\":");
+		member(b, "{\"id\":", ev->id_text);
+	member(b, ",\"type\":", ev->type);
+	member(b, ",\"occurred_at\":", ev->occurred_at);
+	member(b, ",\"actor\":{\"id\":", ev->actor_id);
+	if (ev->actor_name != NULL && ev->actor_name[0] != '\0')
+		member(b, ",\"name\":", ev->actor_name);
+	member(b, "},\"resource\":{\"type\":", ev->resource_type);
+	member(b, ",\"id\":", ev->resource_id);
 	if (ev->episode_id != NULL)
-		add_str(b, ev->episode_id);
+		member(b, "},\"episode_id\":", ev->episode_id);
 	else
-		eccr_buf_adds(b, "null");
+		eccr_buf_adds(b, "},\"episode_id\":null");
 	eccr_buf_adds(b, ",\"data\":");
 	eccr_buf_adds(b, ev->data_json);
 	eccr_buf_addc(b, '}');
