@@ -8,9 +8,9 @@
  * delivered within outbox.grace_ms and the deliveries whose retry is due
  * (outbox.c), and now and then removes expired Idempotency-Key answers
  * (idempotency_gc.c).  Events the worker itself writes (job_started, ...) go
- * through its own dispatcher thread, as in eccr-fcgi, and so do the
- * presence_left of viewers whose ttl ran out where nobody looks any more
- * (presence_sweep.c, a thread of its own).  SIGHUP reads the
+ * through its own dispatcher (outbox.dispatch_threads), as in eccr-fcgi,
+ * and so do the presence_left of viewers whose ttl ran out where nobody
+ * looks any more (presence_sweep.c, a thread of its own).  SIGHUP reads the
  * configuration file again (reload.c). */
 #include <errno.h>
 #include <getopt.h>
