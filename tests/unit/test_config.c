@@ -752,8 +752,8 @@ Test(config, reference_file)
 	}
 	fclose(in);
 	fclose(out);
-	/* 49 core keys in the schema, each shown once. */
-	cr_assert_eq(keys, 49, "%d commented core keys", keys);
+	/* 50 core keys in the schema, each shown once. */
+	cr_assert_eq(keys, 50, "%d commented core keys", keys);
 
 	reset();
 	cr_assert_eq(eccr_config_load(&cfg, conf, err, sizeof err), 0, "%s", err);
@@ -763,6 +763,7 @@ Test(config, reference_file)
 	cr_assert_str_eq(cfg.server.base_path, def.server.base_path);
 	cr_assert_str_eq(cfg.server.public_url, def.server.public_url);
 	cr_assert_eq(cfg.server.threads, def.server.threads);
+	cr_assert_eq(cfg.outbox.dispatch_threads, def.outbox.dispatch_threads);
 	cr_assert_eq(cfg.server.max_body_bytes, def.server.max_body_bytes);
 	cr_assert_eq(cfg.server.idempotency_ttl_s, def.server.idempotency_ttl_s);
 	cr_assert_str_eq(cfg.auth.jwt_algorithms, def.auth.jwt_algorithms);
