@@ -38,6 +38,7 @@ struct lane {
 	struct eccr_db *db;
 	pthread_t thread;
 	uint64_t ticket;        /* of the batch this lane holds */
+	bool ticket_done;       /* its turn taken and given back */
 };
 
 struct eccr_dispatch {
@@ -96,8 +97,10 @@ static bool take(struct lane *l, int64_t *ids, size_t *n, struct transient **ts,
 		d->head = (d->head + 1) % ECCR_DISPATCH_QUEUE;
 		d->count--;
 	}
-	if (*n > 0)
+	if (*n > 0) {
 		l->ticket = d->next_ticket++;
+		l->ticket_done = false;
+	}
 	*nt = 0;
 	while (d->tcount > 0 && *nt < BATCH) {
 		ts[(*nt)++] = d->tring[d->thead];
@@ -209,8 +212,19 @@ static void turn_done(void *arg)
 
 	pthread_mutex_lock(&l->d->lock);
 	l->d->turn++;
+	l->ticket_done = true;
 	pthread_cond_broadcast(&l->d->turn_changed);
 	pthread_mutex_unlock(&l->d->lock);
+}
+
+/* A pass that ended before the sinks gives its turn back here, or the
+ * batches after it would wait for ever. */
+static void turn_release(struct lane *l)
+{
+	if (l->ticket_done)
+		return;
+	turn_wait(l);
+	turn_done(l);
 }
 
 static void *run(void *arg)
@@ -224,8 +238,12 @@ static void *run(void *arg)
 	size_t n, nt, i;
 
 	while (take(l, ids, &n, ts, &nt)) {
-		enum eccr_db_err e = n == 0 ? ECCR_DB_OK :
-		    eccr_outbox_deliver_ids(l->db, l->d->ps, l->d->cfg, ids, n, &turn, &st);
+		enum eccr_db_err e = ECCR_DB_OK;
+
+		if (n > 0) {
+			e = eccr_outbox_deliver_ids(l->db, l->d->ps, l->d->cfg, ids, n, &turn, &st);
+			turn_release(l);
+		}
 
 		/* On a database error the events stay undelivered in the
 		 * outbox and eccr-worker takes them; say so once per outage. */

@@ -1,9 +1,9 @@
 /* dispatch.h - the per-process dispatcher of eccr-fcgi: request threads
  * hand it the ids of events they just committed, without ever blocking;
  * its threads (outbox.dispatch_threads) deliver them to the sinks in
- * batches, each sink getting the batches one at a time in offer order.  When the queue is full or
- * the process dies, nothing is lost: eccr-worker delivers what is left
- * after outbox.grace_ms. */
+ * batches, each sink getting the batches one at a time in offer order.
+ * When the queue is full or the process dies, nothing is lost: eccr-worker
+ * delivers what is left after outbox.grace_ms. */
 #ifndef ECCR_DISPATCH_H
 #define ECCR_DISPATCH_H
 

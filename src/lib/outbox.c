@@ -280,18 +280,8 @@ static enum eccr_db_err first_delivery(struct eccr_db *db, const struct eccr_plu
 	return e;
 }
 
-/* A pass with nothing for the sinks still takes its turn and gives it
- * back, or the passes after it would wait for ever. */
-static void turn_skip(const struct eccr_outbox_turn *turn)
-{
-	if (turn) {
-		turn->wait(turn->arg);
-		turn->done(turn->arg);
-	}
-}
-
-/* Deliver the locked rows of res (in the caller's turn, taken and given
- * back on every path) and mark them dispatched. */
+/* Deliver the locked rows of res (the sink calls in the caller's turn)
+ * and mark them dispatched. */
 static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plugins *ps,
     const struct eccr_config *cfg, PGresult *locked, const struct eccr_outbox_turn *turn,
     struct eccr_outbox_stats *st)
@@ -303,20 +293,18 @@ static enum eccr_db_err deliver_locked(struct eccr_db *db, const struct eccr_plu
 	enum eccr_db_err e = ECCR_DB_ERROR;
 	int i, n = PQntuples(locked);
 
-	if (n == 0 || (evs = calloc((size_t)n, sizeof *evs)) == NULL) {
-		turn_skip(turn);
-		return n == 0 ? ECCR_DB_OK : ECCR_DB_ERROR;
-	}
+	if (n == 0)
+		return ECCR_DB_OK;
+	if ((evs = calloc((size_t)n, sizeof *evs)) == NULL)
+		return ECCR_DB_ERROR;
 	eccr_buf_addc(&ids, '{');
 	for (i = 0; i < n; i++) {
 		row_event(locked, i, 1, &evs[i]);
 		eccr_buf_printf(&ids, "%s%s", i ? "," : "", evs[i].id_text);
 	}
 	eccr_buf_addc(&ids, '}');
-	if (!envelopes(evs, (size_t)n, &env)) {
-		turn_skip(turn);
+	if (!envelopes(evs, (size_t)n, &env))
 		goto out;
-	}
 	if (turn)
 		turn->wait(turn->arg);
 	e = first_delivery(db, ps, cfg, evs, (size_t)n, st);
@@ -337,23 +325,21 @@ out:
 	return e;
 }
 
-/* One transaction: lock, deliver, mark.  turn (may be NULL) is taken and
- * given back exactly once on every path. */
+/* One transaction: lock, deliver, mark. */
 static enum eccr_db_err run_pass(struct eccr_db *db, const struct eccr_plugins *ps,
     const struct eccr_config *cfg, struct eccr_stmt *lock, const char *const *params,
     const struct eccr_outbox_turn *turn, struct eccr_outbox_stats *st)
 {
-	PGresult *locked = NULL;
+	PGresult *locked;
 	enum eccr_db_err e;
 
-	if ((e = eccr_db_begin(db)) != ECCR_DB_OK) {
-		turn_skip(turn);
+	if ((e = eccr_db_begin(db)) != ECCR_DB_OK)
+		return e;
+	if ((e = eccr_db_exec(db, lock, params, &locked)) != ECCR_DB_OK) {
+		eccr_db_rollback(db);
 		return e;
 	}
-	if ((e = eccr_db_exec(db, lock, params, &locked)) == ECCR_DB_OK)
-		e = deliver_locked(db, ps, cfg, locked, turn, st);
-	else
-		turn_skip(turn);
+	e = deliver_locked(db, ps, cfg, locked, turn, st);
 	PQclear(locked);
 	if (e != ECCR_DB_OK) {
 		eccr_db_rollback(db);
@@ -372,21 +358,14 @@ enum eccr_db_err eccr_outbox_deliver_ids(struct eccr_db *db, const struct eccr_p
 	size_t i;
 
 	memset(st, 0, sizeof *st);
-	if (n == 0) {
-		turn_skip(turn);
+	if (n == 0)
 		return ECCR_DB_OK;
-	}
 	eccr_buf_addc(&arr, '{');
 	for (i = 0; i < n; i++)
 		eccr_buf_printf(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
 	eccr_buf_addc(&arr, '}');
 	p[0] = arr.p;
-	if (arr.oom) {
-		turn_skip(turn);
-		e = ECCR_DB_ERROR;
-	} else {
-		e = run_pass(db, ps, cfg, &st_lock_ids, p, turn, st);
-	}
+	e = arr.oom ? ECCR_DB_ERROR : run_pass(db, ps, cfg, &st_lock_ids, p, turn, st);
 	eccr_buf_free(&arr);
 	return e;
 }

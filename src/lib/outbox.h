@@ -25,11 +25,12 @@ struct eccr_outbox_stats {
 int eccr_outbox_register(void);
 
 /* Where several threads deliver side by side, their turn to call the
- * sinks: wait() before the first sink call of a pass, done() after the
- * last, each exactly once per pass whatever happens (an error included),
- * so that the database work of one pass overlaps the sink calls of
- * another while every sink still gets the passes one after the other, in
- * the order the turns were handed out. */
+ * sinks: a pass that reaches the sinks calls wait() before the first sink
+ * call and done() after the last, so that the database work of one pass
+ * overlaps the sink calls of another while every sink still gets the
+ * passes one after the other, in the order the turns were handed out.  A
+ * pass that ends before the sinks (an error, nothing left to deliver)
+ * calls neither: the caller then takes and gives back the turn itself. */
 struct eccr_outbox_turn {
 	void (*wait)(void *arg);
 	void (*done)(void *arg);
