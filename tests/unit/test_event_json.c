@@ -29,6 +29,19 @@ static const char *get(json_object *o, const char *a, const char *b)
 	return json_object_get_string(v);
 }
 
+/* ev's envelope, parsed (asserted to be JSON). */
+static json_object *parsed(const struct eccr_event *ev)
+{
+	struct eccr_buf b = { 0 };
+	json_object *o;
+
+	eccr_event_json(&b, ev);
+	cr_assert_not(b.oom);
+	cr_assert_not_null(o = json_tokener_parse(b.p), "not JSON: %s", b.p);
+	eccr_buf_free(&b);
+	return o;
+}
+
 Test(event_json, an_outbox_event_as_api_md_shows_it)
 {
 	struct eccr_event ev = event();
@@ -48,7 +61,6 @@ Test(event_json, an_outbox_event_as_api_md_shows_it)
 Test(event_json, transient_without_episode_or_actor_name)
 {
 	struct eccr_event ev = event();
-	struct eccr_buf b = { 0 };
 	json_object *o, *v;
 
 	ev.id = 0;
@@ -57,8 +69,7 @@ Test(event_json, transient_without_episode_or_actor_name)
 	ev.actor_name = "";
 	ev.episode_id = NULL;
 	ev.data_json = "{}";
-	eccr_event_json(&b, &ev);
-	cr_assert_not_null(o = json_tokener_parse(b.p), "not JSON: %s", b.p);
+	o = parsed(&ev);
 	cr_assert(json_object_object_get_ex(o, "id", &v));
 	cr_assert_null(v, "a transient event's id is null");
 	cr_assert(json_object_object_get_ex(o, "episode_id", &v));
@@ -66,7 +77,6 @@ Test(event_json, transient_without_episode_or_actor_name)
 	cr_assert(json_object_object_get_ex(o, "actor", &v));
 	cr_assert_not(json_object_object_get_ex(v, "name", NULL), "an unknown name is left out");
 	json_object_put(o);
-	eccr_buf_free(&b);
 }
 
 /* Names come from users and titles: quotes, backslashes, control
@@ -74,18 +84,15 @@ Test(event_json, transient_without_episode_or_actor_name)
 Test(event_json, strings_are_escaped)
 {
 	struct eccr_event ev = event();
-	struct eccr_buf b = { 0 };
 	json_object *o;
 
 	ev.actor_name = "Zoë \"Z\" O\\Brien\n\t\x01";
 	ev.resource_id = "take_3 \xe2\x80\x94 final.wav";
-	eccr_event_json(&b, &ev);
-	cr_assert_not_null(o = json_tokener_parse(b.p), "not JSON: %s", b.p);
+	o = parsed(&ev);
 	cr_assert_str_eq(get(o, "actor", "name"), "Zoë \"Z\" O\\Brien\n\t\x01");
 	cr_assert_str_eq(get(o, "resource", "id"), "take_3 \xe2\x80\x94 final.wav");
 	cr_assert_str_eq(get(o, "id", NULL), "1042");
 	json_object_put(o);
-	eccr_buf_free(&b);
 }
 
 Test(event_json, appends_to_what_the_buffer_holds)
